@@ -1,0 +1,5 @@
+import sys
+
+from kmc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,27 @@
+"""Events: one module per mechanism, each declaring its rate law, parameters and reach.
+
+An event module provides a frozen class with
+- ``NAME``, ``STREAM`` (a `kmc.rng.Stream`), ``REACH`` (which voxels a pass reads/writes),
+- ``PARAMETERS``: {entry name: unit} read from the parameter set section ``NAME``,
+- ``from_params(ParameterSet)``, ``rate_per_s(T_C)``, ``probability(T_C, dt_s)``,
+- ``cpu_pass(lattice, seed, step, threshold) -> dict[counter name, int]``: the numba rule.
+
+`Simulation.run` applies events in the order of `ORDER`. docs/adding_an_event.md says how
+to add one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kmc.events.dehydration import Dehydration
+
+#: Events in the order they act within a step.
+ORDER = (Dehydration,)
+
+GAS_CONSTANT_J_PER_MOL_K = 8.314462618
+
+
+def arrhenius_per_s(prefactor_per_s: float, activation_energy_kJ_per_mol: float, T_C: float) -> float:
+    """nu * exp(-Ea / (R T)) in 1/s for T in °C."""
+    return prefactor_per_s * math.exp(-activation_energy_kJ_per_mol * 1e3 / (GAS_CONSTANT_J_PER_MOL_K * (T_C + 273.15)))

@@ -1,0 +1,217 @@
+"""The simulation loop: the temperature program drives the events, a run store records them.
+
+Order of operations (written down here once):
+
+1. Build the lattice from the config (`kmc.build.build`), or load the last complete frame of
+   a store when resuming.
+2. Write frame 0 (t = 0) and its observable row.
+3. Repeat until the end of the program, one step at a time:
+   a. the step ends at the next *stop* (a frame time, an observation time, or a program
+      breakpoint) or earlier: dt <= numerics.max_dt_s and the temperature changes by at
+      most numerics.max_dT_C within the step;
+   b. each event in `kmc.events.ORDER` fires per site with probability p(T_mid, dt),
+      T_mid the temperature at the middle of the step; p is turned into an integer
+      threshold on the host, and the draws are keyed by (seed, step, pass, site, stream);
+   c. at observation times a row of observables is computed; at frame times the lattice,
+      the clock and the gas counters are written, the completion marker last.
+4. Mark the store finished.
+
+dt depends only on the current time and the schedule, so a resumed run takes exactly the
+steps an uninterrupted one would, and ends with the same bits.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from kmc import events as event_registry
+from kmc import params as param_sets
+from kmc.backends import select as select_backend
+from kmc.config import Config, parse_config
+from kmc.observe import Observer
+from kmc.program import TemperatureProgram
+from kmc.rng import probability_threshold
+from kmc.state import Lattice
+from kmc.store import Clock, RunStore
+
+
+def frame_times_s(cfg: Config, program: TemperatureProgram) -> list[float]:
+    """Furnace times (s) at which frames are written, sorted, including 0 and the end."""
+    end = program.duration_s
+    times = {0.0, end}
+    if cfg.output.snapshot_every_min:
+        every = cfg.output.snapshot_every_min * 60.0
+        times.update(k * every for k in range(1, int(end // every) + 1) if k * every < end)
+    for T in cfg.output.snapshot_at_C:
+        t = program.first_time_at(T)
+        if t is not None:
+            times.add(t)
+    return sorted(times)
+
+
+def observation_times_s(cfg: Config, program: TemperatureProgram, frames: list[float]) -> list[float]:
+    end = program.duration_s
+    every = cfg.output.observe_every_min * 60.0
+    times = set(frames)
+    times.update(k * every for k in range(1, int(end // every) + 1) if k * every < end)
+    return sorted(times)
+
+
+class Simulation:
+    """One calcination run: lattice + program + events + backend, from a validated config.
+
+    Use `Simulation.from_config(cfg).run(out)` for a new run and `Simulation.resume(out)` to
+    continue a crashed one.
+    """
+
+    def __init__(self, cfg: Config, lattice: Lattice, *, clock: Clock | None = None,
+                 counters: dict[str, int] | None = None, build_report: dict | None = None,
+                 threads: int | None = None):
+        self.cfg = cfg
+        self.lattice = lattice
+        self.params = param_sets.load(cfg.params)
+        self.events = tuple(ev.from_params(self.params) for ev in event_registry.ORDER)
+        self.backend = select_backend(cfg.backend, threads=threads)
+        self.program = TemperatureProgram(cfg.program)
+        self.clock = clock or Clock(0, 0.0, self.program.T_C(0.0))
+        names = [c for ev in self.events for c in ev.COUNTERS]
+        self.counters = {c: 0 for c in names} | dict(counters or {})
+        self.build_report = dict(build_report or {})
+        self.observer = Observer(self.build_report.get("particle_voxels", lattice.phase.size), cfg.lattice.voxel_nm)
+
+    @classmethod
+    def from_config(cls, cfg: Config, threads: int | None = None) -> "Simulation":
+        from kmc.build import build
+
+        lattice, report = build(cfg)
+        return cls(cfg, lattice, build_report=report.to_dict(), threads=threads)
+
+    @classmethod
+    def resume(cls, path: str | Path, threads: int | None = None) -> tuple["Simulation", RunStore]:
+        """Open a store, drop anything beyond its last complete frame, load that frame."""
+        store = RunStore.open(path)
+        store.trim()
+        attrs = store.attrs
+        cfg = parse_config(attrs["config"], source="stored config")
+        frame = store.frame(-1)
+        sim = cls(cfg, frame.lattice, clock=frame.clock, counters=frame.counters,
+                  build_report=attrs.get("build", {}), threads=threads)
+        return sim, store
+
+    # -- the loop --------------------------------------------------------------------------
+    def _store_attrs(self) -> dict:
+        return {"config": self.cfg.to_dict(), "params": self.params.to_dict(), "backend": self.backend.name,
+                "seed": self.cfg.seed, "build": self.build_report}
+
+    def run(self, out: str | Path | None = None, *, store: RunStore | None = None, progress: bool = False) -> RunStore | None:
+        """Run the program to its end. Writes to a new store at ``out``, to ``store`` (resume),
+        or nowhere when both are None (tests). Returns the store."""
+        frames = frame_times_s(self.cfg, self.program)
+        observations = observation_times_s(self.cfg, self.program, frames)
+        stops = sorted(set(observations) | set(self.program.breakpoints_s()))
+        frame_set, observe_set = set(frames), set(observations)
+
+        partial = None
+        if store is None and out is not None:
+            out = Path(out)
+            partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+            RunStore.check_new(out)
+            shutil.rmtree(partial, ignore_errors=True)
+            store = RunStore.create(partial, shape=self.lattice.shape, counters=tuple(self.counters),
+                                    attrs=self._store_attrs())
+        try:
+            if store is not None and store.n_frames == 0:
+                self._write_frame(store, [self._row()])
+            if partial is not None:
+                if out.exists():
+                    out.rmdir()
+                os.replace(partial, out)
+                store = RunStore.open(out)
+                partial = None
+        except BaseException:
+            if partial is not None:
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+        bar = _progress_bar(self.program, self.clock.time_s) if progress else None
+        rows: list[dict] = []
+        end = self.program.duration_s
+        try:
+            while self.clock.time_s < end:
+                t = self.clock.time_s
+                t_new = self._next_time(t, stops)
+                self._step(t, t_new)
+                if t_new in observe_set:
+                    rows.append(self._row())
+                if t_new in frame_set and store is not None:
+                    self._write_frame(store, rows)
+                    rows = []
+                if bar is not None:
+                    bar.update((t_new - t) / 60.0)
+                    bar.set_postfix_str(f"{self.clock.temperature_C:6.1f} °C", refresh=False)
+        finally:
+            if bar is not None:
+                bar.close()
+        if store is not None:
+            store.mark_finished()
+        return store
+
+    def _next_time(self, t: float, stops: list[float]) -> float:
+        next_stop = stops[bisect.bisect_right(stops, t)]
+        dt = min(self.cfg.numerics.max_dt_s, next_stop - t)
+        rate = abs(self.program.piece_at(t).rate_C_per_s)
+        if rate > 0:
+            dt = min(dt, self.cfg.numerics.max_dT_C / rate)
+        return next_stop if t + dt >= next_stop else t + dt
+
+    def _step(self, t: float, t_new: float) -> None:
+        dt = t_new - t
+        T_mid = self.program.T_C(t + 0.5 * dt)
+        step = self.clock.step
+        for ev in self.events:
+            threshold = probability_threshold(ev.probability(T_mid, dt))
+            if threshold == 0:
+                continue
+            for name, value in self.backend.apply(ev, self.lattice, self.cfg.seed, step, threshold).items():
+                self.counters[name] += value
+        self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
+
+    def _row(self) -> dict:
+        c = self.clock
+        return self.observer.row(self.lattice, c.step, c.time_s, c.temperature_C, self.counters)
+
+    def _write_frame(self, store: RunStore, rows: list[dict]) -> None:
+        store.append_frame(self.lattice, self.clock, self.counters, rows)
+
+
+def _progress_bar(program: TemperatureProgram, start_s: float):
+    from tqdm.auto import tqdm
+
+    total = program.duration_s / 60.0
+    return tqdm(total=round(total, 3), initial=round(start_s / 60.0, 3), unit="furnace-min", dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} furnace min [{elapsed}<{remaining}, {postfix}]")
+
+
+def lattice_digest(lattice: Lattice) -> str:
+    """SHA-256 over every field's bytes, in field order (for bit-identity checks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, arr in lattice.arrays().items():
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def estimate_memory_bytes(cfg: Config) -> int:
+    """Bytes of lattice state for this config (fields only)."""
+    from kmc.state import bytes_per_voxel
+
+    return cfg.lattice.n_voxels * bytes_per_voxel()
+
+
