@@ -152,8 +152,9 @@ class Simulation:
                     self._write_frame(store, rows)
                     rows = []
                 if bar is not None:
-                    bar.update((t_new - t) / 60.0)
-                    bar.set_postfix_str(f"{self.clock.temperature_C:6.1f} °C", refresh=False)
+                    bar.n = round(t_new / 60.0, 3)
+                    bar.set_description_str(f"T = {self.clock.temperature_C:6.1f} °C", refresh=False)
+                    bar.refresh()
         finally:
             if bar is not None:
                 bar.close()
@@ -192,9 +193,9 @@ class Simulation:
 def _progress_bar(program: TemperatureProgram, start_s: float):
     from tqdm.auto import tqdm
 
-    total = program.duration_s / 60.0
-    return tqdm(total=round(total, 3), initial=round(start_s / 60.0, 3), unit="furnace-min", dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} furnace min [{elapsed}<{remaining}, {postfix}]")
+    return tqdm(total=round(program.duration_s / 60.0, 3), initial=round(start_s / 60.0, 3), dynamic_ncols=True,
+                mininterval=0.5, bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} furnace min "
+                                            "[{elapsed} elapsed, ETA {remaining}]")
 
 
 def lattice_digest(lattice: Lattice) -> str:

@@ -1,11 +1,12 @@
-"""The run store: one zarr v3 group per run directory, readable with ``xarray.open_zarr``.
+"""The run store: a run directory DIR holding one zarr v3 group, ``DIR/store.zarr``.
 
-Layout of DIR (docs/store.md is the long form):
+``xarray.open_zarr("DIR/store.zarr")`` opens it (or `open_dataset`). Layout of the group
+(docs/store.md is the long form):
 
 - ``phase, grain, li, tm, disorder, flags``: (t, z, y, x), chunks (1, 64, 64, 64), zstd.
 - ``time_s``, ``temperature_C``, ``step`` and one ``<counter>`` per gas counter: (t,),
   coordinates of the fields (``coordinates`` attribute, so xarray attaches them).
-- ``observables/<column>``: (row,), the observable table; also ``DIR/observables.csv``.
+- ``observables/<column>``: (row,), the observable table, copied to ``DIR/observables.csv``.
 - root attributes: kmc version, resolved config, parameter set, backend, seed, build report,
   and the completion marker ``n_complete_frames`` / ``n_observation_rows``.
 
@@ -32,6 +33,7 @@ from kmc.state import Lattice
 
 FORMAT_VERSION = 1
 CHUNK_EDGE = 64
+ZARR_NAME = "store.zarr"
 _COORDS = ("time_s", "temperature_C", "step")
 _UNITS = {"time_s": "s", "temperature_C": "degC", "step": "1", "phase": "kmc.state.Phase code",
           "grain": "grain id", "li": "Li quanta", "tm": "TM quanta", "disorder": "1/255 Li/Ni mixing",
@@ -70,8 +72,12 @@ class RunStore:
     """Append-only frames and observable rows with a completion marker."""
 
     def __init__(self, path: Path, group: zarr.Group):
-        self.path = Path(path)
+        self.path = Path(path)  #: the run directory
         self.group = group
+
+    @property
+    def zarr_path(self) -> Path:
+        return self.path / ZARR_NAME
 
     # -- creation and opening -------------------------------------------------------------
     @classmethod
@@ -80,7 +86,7 @@ class RunStore:
         """Make a new, empty store at ``path``, which must not exist or be empty."""
         path = Path(path)
         cls.check_new(path)
-        group = zarr.open_group(str(path), mode="w", zarr_format=3)
+        group = zarr.open_group(str(path / ZARR_NAME), mode="w", zarr_format=3)
         chunks = tuple(min(CHUNK_EDGE, n) for n in shape)
         coords = " ".join((*_COORDS, *counters))
         for name, dtype in Lattice.DTYPES.items():
@@ -107,9 +113,9 @@ class RunStore:
     @classmethod
     def open(cls, path: str | Path, mode: str = "r+") -> "RunStore":
         path = Path(path)
-        if not (path / "zarr.json").is_file():
-            raise UserError(Problem("run directory", str(path), "a kmc run store (a directory written by 'kmc run')"))
-        group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+        if not (path / ZARR_NAME / "zarr.json").is_file():
+            raise UserError(Problem("run directory", str(path), "a kmc run directory (written by 'kmc run')"))
+        group = zarr.open_group(str(path / ZARR_NAME), mode=mode, zarr_format=3)
         if "n_complete_frames" not in group.attrs:
             raise UserError(Problem("run directory", str(path), "a kmc run store (no completion marker found)"))
         return cls(path, group)
@@ -209,7 +215,7 @@ class RunStore:
         for name in (*Lattice.DTYPES, *_COORDS, *self.counters):
             if g[name].shape[0] != n:
                 g[name].resize((n, *g[name].shape[1:]))
-            chunk_dir = self.path / name / "c"
+            chunk_dir = self.zarr_path / name / "c"
             if chunk_dir.is_dir():
                 for entry in chunk_dir.iterdir():
                     if name in Lattice.DTYPES and entry.name.isdigit() and int(entry.name) >= n:

@@ -1,0 +1,123 @@
+"""Run store: xarray view, crash safety (SIGKILL + resume), thread-count independence."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+import pytest
+import xarray as xr
+
+from kmc.config import parse_config
+from kmc.simulation import Simulation, lattice_digest
+from kmc.state import Lattice
+from kmc.store import RunStore
+
+from conftest import REPO, run_kmc, tiny_dict
+
+# Long enough (many small steps) that a SIGKILL lands mid-run.
+SLOW = tiny_dict(output={"snapshot_every_min": 1.0, "snapshot_at_C": [], "observe_every_min": 0.5},
+                 numerics={"max_dt_s": 1.0, "max_dT_C": 0.05})
+
+
+def store_digest(path) -> dict:
+    """Every complete frame's field hashes, its clock and counters, and the observable table."""
+    store = RunStore.open(path, mode="r")
+    frames = [store.frame(i) for i in range(store.n_frames)]
+    obs = store.observables()
+    return {
+        "frames": [(lattice_digest(f.lattice), f.clock, f.counters) for f in frames],
+        "observables": {k: v.tobytes() for k, v in obs.items()},
+    }
+
+
+def test_store_opens_in_xarray_with_dims_and_temperature_coordinate(tmp_path):
+    cfg = parse_config(tiny_dict())
+    Simulation.from_config(cfg).run(tmp_path / "run")
+    ds = xr.open_zarr(tmp_path / "run" / "store.zarr", consolidated=False)
+    assert ds["phase"].dims == ("t", "z", "y", "x")
+    assert "temperature_C" in ds.coords and "time_s" in ds.coords
+    store = RunStore.open(tmp_path / "run", mode="r")
+    assert ds.sizes["t"] == store.n_frames
+    np.testing.assert_array_equal(ds["temperature_C"].values, store.coordinate("temperature_C"))
+    np.testing.assert_array_equal(ds["tm"].isel(t=-1).values, store.frame(-1).lattice.tm)
+    assert store.attrs["config"]["seed"] == cfg.seed
+    assert (tmp_path / "run" / "observables.csv").read_text().count("\n") == store.n_rows + 1
+
+
+def test_sigkill_then_resume_is_bit_identical_to_uninterrupted(tmp_path, write_config):
+    cfg_path = write_config(SLOW)
+    reference = tmp_path / "reference"
+    proc = run_kmc("run", cfg_path, "--out", reference, "--quiet", "--no-picture")
+    assert proc.returncode == 0, proc.stderr
+    total = RunStore.open(reference, mode="r").n_frames
+
+    crashed = tmp_path / "crashed"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.Popen([sys.executable, "-m", "kmc", "run", str(cfg_path), "--out", str(crashed), "--quiet",
+                              "--no-picture"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (crashed / "store.zarr" / "zarr.json").exists() and RunStore.open(crashed, mode="r").n_frames >= 3:
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    killed_at = RunStore.open(crashed, mode="r").n_frames
+    assert 3 <= killed_at < total, "the kill must land mid-run"
+    assert not RunStore.open(crashed, mode="r").finished
+
+    proc = run_kmc("run", "--resume", crashed, "--quiet", "--no-picture")
+    assert proc.returncode == 0, proc.stderr
+    assert RunStore.open(crashed, mode="r").finished
+    assert store_digest(crashed) == store_digest(reference)
+
+
+def test_trim_removes_a_half_written_frame(tmp_path):
+    cfg = parse_config(tiny_dict())
+    Simulation.from_config(cfg).run(tmp_path / "run")
+    store = RunStore.open(tmp_path / "run")
+    n = store.n_frames
+    # simulate a crash after the chunks of frame n but before its marker
+    junk = Lattice.empty(store.frame(0).lattice.shape)
+    junk.phase[:] = 99
+    for name, arr in junk.arrays().items():
+        store.group[name].resize((n + 1, *arr.shape))
+        store.group[name][n] = arr
+    assert store.group["phase"].shape[0] == n + 1
+    assert store.trim() == n
+    assert store.group["phase"].shape[0] == n
+    assert not (tmp_path / "run" / "store.zarr" / "phase" / "c" / str(n)).exists()
+
+
+def test_one_and_two_threads_give_identical_stores(tmp_path):
+    cfg = parse_config(tiny_dict())
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            Simulation.from_config(cfg, threads=threads).run(tmp_path / f"t{threads}")
+    finally:
+        numba.set_num_threads(before)
+    assert store_digest(tmp_path / "t1") == store_digest(tmp_path / "t2")
+
+
+def test_existing_out_dir_is_refused_and_untouched(tmp_path, write_config):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = run_kmc("run", write_config(tiny_dict()), "--out", out, "--quiet")
+    assert proc.returncode == 2
+    assert "--out" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_info_summarises_a_run(tmp_path, write_config):
+    out = tmp_path / "run"
+    assert run_kmc("run", write_config(tiny_dict()), "--out", out, "--quiet", "--no-picture").returncode == 0
+    proc = run_kmc("info", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "B/voxel" in proc.stdout and "finished" in proc.stdout and "rock salt" in proc.stdout
+    assert run_kmc("info", tmp_path / "nothing").returncode == 2
