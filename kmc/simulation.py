@@ -35,7 +35,6 @@ from kmc.backends import select as select_backend
 from kmc.config import Config, parse_config
 from kmc.observe import Observer
 from kmc.program import TemperatureProgram
-from kmc.rng import probability_threshold
 from kmc.state import Lattice
 from kmc.store import Clock, RunStore
 
@@ -175,10 +174,10 @@ class Simulation:
         T_mid = self.program.T_C(t + 0.5 * dt)
         step = self.clock.step
         for ev in self.events:
-            threshold = probability_threshold(ev.probability(T_mid, dt))
-            if threshold == 0:
+            thresholds = ev.thresholds(T_mid, dt)
+            if not thresholds.any():
                 continue
-            for name, value in self.backend.apply(ev, self.lattice, self.cfg.seed, step, threshold).items():
+            for name, value in self.backend.apply(ev, self.lattice, self.cfg.seed, step, thresholds).items():
                 self.counters[name] += value
         self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
 

@@ -22,9 +22,9 @@ class CpuBackend:
         if threads is not None:
             numba.set_num_threads(int(threads))
 
-    def apply(self, event, lattice: Lattice, seed: int, step: int, threshold: np.uint64) -> dict[str, int]:
-        """Run one event pass for step ``step``; returns the event's counters (quanta)."""
-        return event.cpu_pass(lattice, seed, step, threshold)
+    def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
+        """Run one event's passes for step ``step``; returns the event's counters (quanta)."""
+        return event.cpu_pass(lattice, seed, step, thresholds)
 
     def describe(self) -> str:
         return f"cpu (numba {numba.__version__}, {numba.get_num_threads()} threads)"

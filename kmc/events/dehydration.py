@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from kmc.rng import Stream, draw4
+from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import Phase
 
 NAME = "dehydration"
@@ -69,7 +69,15 @@ class Dehydration:
         """Probability that one hydroxide voxel converts within dt at temperature T."""
         return -math.expm1(-self.rate_per_s(T_C) * dt_s)
 
-    def cpu_pass(self, lattice, seed: int, step: int, threshold: np.uint64) -> dict[str, int]:
-        released = _dehydrate(lattice.phase.reshape(-1), lattice.tm.reshape(-1), np.uint64(threshold),
+    def max_rate_per_s(self, T_C: float) -> float:
+        """The fastest per-site rate of this event at T (for the step-size control)."""
+        return self.rate_per_s(T_C)
+
+    def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
+        """uint64 (1,): integer firing threshold for a step of dt at T (see kmc.rng)."""
+        return np.array([probability_threshold(self.probability(T_C, dt_s))], dtype=np.uint64)
+
+    def cpu_pass(self, lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
+        released = _dehydrate(lattice.phase.reshape(-1), lattice.tm.reshape(-1), thresholds[0],
                               np.uint64(seed), np.uint64(step))
         return {"h2o_q": int(released)}
