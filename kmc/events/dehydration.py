@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import Phase
 
@@ -61,8 +62,6 @@ class Dehydration:
 
     def rate_per_s(self, T_C: float) -> float:
         """First-order rate constant k(T) in 1/s."""
-        from kmc.events import arrhenius_per_s
-
         return arrhenius_per_s(self.prefactor_per_s, self.activation_energy_kJ_per_mol, T_C)
 
     def probability(self, T_C: float, dt_s: float) -> float:

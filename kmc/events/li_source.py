@@ -1,0 +1,229 @@
+"""The Li source: hydrate dehydration, LiOH melting, Li release into the precursor, melt wetting.
+
+Four rules, one mechanism (the source's side of Li supply), applied in this order per step:
+
+1. Hydrate dehydration, LiOH·H2O -> LiOH + H2O, first order: a LIOH_H2O voxel becomes LIOH
+   with p = 1 - exp(-k_h dt), k_h = nu_h exp(-Ea_h/RT); one H2O per Li (counter
+   ``h2o_q``). Reach: the site.
+2. Melting at T_m = 462 °C: LIOH -> LIOH_MELT when T >= T_m, back when T < T_m (the melt
+   holds at most as much Li as a dense LiOH voxel, so it fits). Deterministic. Reach: the site.
+3. Release: a source voxel (LIOH, LIOH_MELT, LI2CO3) that shares a face with a TM voxel
+   (HYDROXIDE, ROCK_SALT, LAYERED) passes Li quanta to it at w = nu_s exp(-Ea_s/RT) quanta per
+   second per contact face (s: LiOH solid, melt, or Li2CO3), n = floor(w dt) + Bernoulli(frac)
+   quanta in a step, limited by what the source has and what the receiver can hold
+   (capacity tables shared with Li hops). LiOH gives 1/2 H2O per Li (2 LiOH -> Li2O + H2O),
+   Li2CO3 1/2 CO2 per Li; counters ``li_from_lioh_q`` and ``li_from_li2co3_q`` (Li quanta)
+   carry this to the TGA. A source voxel whose Li is used up becomes a pore.
+4. Wetting: a melt voxel holding at least 2 quanta spreads into a face-neighbouring pore
+   with p = 1 - exp(-k_w dt): half its quanta (rounded down) move, and the pore becomes melt.
+   This is how the molten source runs into open pores and along surfaces above 462 °C.
+
+Rules 3 and 4 are pair events: 6 passes per step (axis x parity), each pairing a site i
+whose coordinate along the axis has the pass's parity with i + e_axis, so no voxel is in two
+pairs of a pass. Draws: ``draw4(seed, step, pass, i, Stream.LI_SOURCE)``, the lower site of
+the pair; passes 0-1 are rules 1-2 (site rules), 2-7 the pair passes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from kmc.events.arrhenius import arrhenius_per_s
+from kmc.rng import Stream, draw4, probability_threshold
+from kmc.state import Phase
+
+NAME = "li_source"
+STREAM = Stream.LI_SOURCE
+REACH = "face pairs (6 passes) + site"
+PARAMETERS = {
+    "hydrate_prefactor": "1/s", "hydrate_activation_energy": "kJ/mol",
+    "melting_point": "degC",
+    "lioh_release_prefactor": "1/s", "lioh_release_activation_energy": "kJ/mol",
+    "melt_release_prefactor": "1/s", "melt_release_activation_energy": "kJ/mol",
+    "li2co3_release_prefactor": "1/s", "li2co3_release_activation_energy": "kJ/mol",
+    "wetting_prefactor": "1/s", "wetting_activation_energy": "kJ/mol",
+}
+
+PORE, HYD, RS, LAY = (np.uint8(p) for p in (Phase.PORE, Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED))
+LIOH_H2O, LIOH, MELT, LI2CO3 = (np.uint8(p) for p in (Phase.LIOH_H2O, Phase.LIOH, Phase.LIOH_MELT, Phase.LI2CO3))
+
+# thresholds layout (uint64): see LiSource.thresholds
+T_HYDRATE, T_MELTED, T_WET = 0, 1, 2
+T_RELEASE = 3  # then (whole, frac) for LIOH, MELT, LI2CO3: indices 3..8
+
+
+@nb.njit(parallel=True, cache=True)
+def _site_rules(phase, li, th, seed, step):
+    """Rules 1-2. phase, li: uint8 (n,). Returns H2O quanta released by the hydrate (int64)."""
+    h2o = np.int64(0)
+    melted = th[T_MELTED] != 0
+    for i in nb.prange(phase.size):
+        ph = phase[i]
+        if ph == LIOH_H2O:
+            if np.uint64(draw4(seed, step, 0, i, STREAM)[0]) < th[T_HYDRATE]:
+                phase[i] = LIOH
+                h2o += np.int64(li[i])
+                ph = LIOH
+        if ph == LIOH and melted:
+            phase[i] = MELT
+        elif ph == MELT and not melted:
+            phase[i] = LIOH
+    return h2o
+
+
+@nb.njit(inline="always")
+def _release_index(ph):
+    if ph == LIOH:
+        return 0
+    if ph == MELT:
+        return 1
+    if ph == LI2CO3:
+        return 2
+    return -1
+
+
+@nb.njit(inline="always")
+def _is_tm(ph):
+    return ph == HYD or ph == RS or ph == LAY
+
+
+@nb.njit(inline="always")
+def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
+    """Rules 3-4 on the pair (i, j); r: uint32 draw. Returns (Li from LiOH/melt, Li from Li2CO3)."""
+    pi, pj = phase[i], phase[j]
+    if _release_index(pi) >= 0 and li[i] > 0:
+        s, t = i, j
+    elif _release_index(pj) >= 0 and li[j] > 0:
+        s, t = j, i
+    else:
+        return 0, 0
+    ps, pt = phase[s], phase[t]
+    k = _release_index(ps)
+    if _is_tm(pt):
+        n = np.int64(th[T_RELEASE + 2 * k])
+        if np.uint64(r) < th[T_RELEASE + 2 * k + 1]:
+            n += 1
+        room = np.int64(cap_base[pt]) + np.int64(cap_per_tm[pt]) * np.int64(tm[t]) - np.int64(li[t])
+        if room > 255 - np.int64(li[t]):
+            room = 255 - np.int64(li[t])
+        n = min(n, np.int64(li[s]), room)
+        if n <= 0:
+            return 0, 0
+        li[s] -= np.uint8(n)
+        li[t] += np.uint8(n)
+        if li[s] == 0:
+            phase[s] = PORE
+        if ps == LI2CO3:
+            return 0, n
+        return n, 0
+    if ps == MELT and pt == PORE and li[s] >= 2 and np.uint64(r) < th[T_WET]:
+        half = li[s] // np.uint8(2)
+        li[s] -= half
+        li[t] = half
+        phase[t] = MELT
+        grain[t] = 0
+        disorder[t] = 0
+    return 0, 0
+
+
+@nb.njit(parallel=True, cache=True)
+def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity):
+    """One pair pass. pf, lf, tf, df: uint8 (n,), gf: int32 (n,), flat views of (nz, ny, nx) fields.
+
+    Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
+    c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
+    """
+    n_axis = nz if axis == 0 else (ny if axis == 1 else nx)
+    stride = ny * nx if axis == 0 else (nx if axis == 1 else 1)
+    n_lower = (n_axis - 2 - parity) // 2 + 1 if n_axis - 2 - parity >= 0 else 0
+    from_lioh = np.int64(0)
+    from_li2co3 = np.int64(0)
+    other = nz * ny * nx // n_axis
+    for m in nb.prange(n_lower * other):
+        c = 2 * (m // other) + parity  # coordinate along the axis
+        rest = m % other
+        if axis == 0:
+            i = c * ny * nx + rest
+        elif axis == 1:
+            i = (rest // nx) * ny * nx + c * nx + rest % nx
+        else:
+            i = rest * nx + c
+        j = i + stride
+        if pf[i] == PORE and pf[j] == PORE:
+            continue
+        r = draw4(seed, step, pass_, i, STREAM)[0]
+        a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, r)
+        from_lioh += a
+        from_li2co3 += b
+    return from_lioh, from_li2co3
+
+
+def _whole_and_fraction(expected: float) -> tuple[int, int]:
+    """Mean count per step -> (floor, integer threshold of the remainder)."""
+    whole = math.floor(expected)
+    return min(whole, 255), int(probability_threshold(expected - whole)) if whole < 255 else 0
+
+
+@dataclass(frozen=True)
+class LiSource:
+    """Rates in 1/s (hydrate, wetting: per voxel; release: quanta per contact face), Ea in kJ/mol."""
+
+    hydrate: tuple[float, float]
+    melting_point_C: float
+    lioh_release: tuple[float, float]
+    melt_release: tuple[float, float]
+    li2co3_release: tuple[float, float]
+    wetting: tuple[float, float]
+    cap_base: np.ndarray       # int32 (256,), Li capacity of a voxel = base[phase] + per_tm[phase] * tm
+    cap_per_tm: np.ndarray     # int32 (256,)
+
+    NAME = NAME
+    STREAM = STREAM
+    REACH = REACH
+    PARAMETERS = PARAMETERS
+    COUNTERS = ("h2o_q", "li_from_lioh_q", "li_from_li2co3_q")
+
+    @classmethod
+    def from_params(cls, params, cap_base: np.ndarray, cap_per_tm: np.ndarray) -> "LiSource":
+        def pair(prefix):
+            return (params.get(NAME, f"{prefix}_prefactor", "1/s"), params.get(NAME, f"{prefix}_activation_energy", "kJ/mol"))
+
+        return cls(pair("hydrate"), params.get(NAME, "melting_point", "degC"), pair("lioh_release"), pair("melt_release"),
+                   pair("li2co3_release"), pair("wetting"), cap_base, cap_per_tm)
+
+    def release_rate_per_s(self, T_C: float) -> dict[str, float]:
+        """Li quanta per second per source/TM contact face, by source phase."""
+        return {"LiOH": arrhenius_per_s(*self.lioh_release, T_C), "melt": arrhenius_per_s(*self.melt_release, T_C),
+                "Li2CO3": arrhenius_per_s(*self.li2co3_release, T_C)}
+
+    def max_rate_per_s(self, T_C: float) -> float:
+        rates = [arrhenius_per_s(*self.hydrate, T_C), arrhenius_per_s(*self.wetting, T_C) if T_C >= self.melting_point_C else 0.0]
+        rates += [r for name, r in self.release_rate_per_s(T_C).items() if name != "melt" or T_C >= self.melting_point_C]
+        return max(rates)
+
+    def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
+        """uint64 (9,): hydrate, melted flag, wetting, then (whole, frac) release per source phase."""
+        th = [probability_threshold(-math.expm1(-arrhenius_per_s(*self.hydrate, T_C) * dt_s)),
+              1 if T_C >= self.melting_point_C else 0,
+              probability_threshold(-math.expm1(-arrhenius_per_s(*self.wetting, T_C) * dt_s))]
+        for rate in self.release_rate_per_s(T_C).values():
+            th += _whole_and_fraction(rate * dt_s)
+        return np.array(th, dtype=np.uint64)
+
+    def cpu_pass(self, lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
+        seed, step = np.uint64(seed), np.uint64(step)
+        h2o = _site_rules(lattice.phase.reshape(-1), lattice.li.reshape(-1), thresholds, seed, step)
+        from_lioh = from_li2co3 = 0
+        flat = [lattice.phase.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1), lattice.grain.reshape(-1),
+                lattice.disorder.reshape(-1)]
+        for axis in range(3):
+            for parity in range(2):
+                a, b = _pair_pass(*flat, *lattice.shape, thresholds, self.cap_base, self.cap_per_tm, seed, step,
+                                  2 + 2 * axis + parity, axis, parity)
+                from_lioh += int(a)
+                from_li2co3 += int(b)
+        return {"h2o_q": int(h2o), "li_from_lioh_q": from_lioh, "li_from_li2co3_q": from_li2co3}
