@@ -1,0 +1,592 @@
+"""Li transport: one Li quantum at a time hops to a 6-neighbour, at a rate set by the medium.
+
+Li is carried as integer quanta in the ``li`` field (uint8), so transport conserves it
+exactly: a pass only ever moves quanta between the two voxels of a pair.
+
+Mobility. Every phase code has a *kind* (`kind_table`):
+  - TM solid (HYDROXIDE, ROCK_SALT, LAYERED): Li moves in and out;
+  - melt (LIOH_MELT): Li moves in and out, fast;
+  - immobile (PORE, LIOH_H2O, LIOH, LI2CO3, any code not listed): no Li moves in or out. A solid
+    source keeps its quanta until the Li-source event releases them; gas holds no Li.
+
+Media (`Medium`; the hop of a pair (i, j) goes through exactly one). Per voxel, two flags are
+computed once per step from phase and grain (which this event never changes):
+  - EXPOSED: a TM voxel with a PORE or LIOH_MELT 6-neighbour (pore surface, wetted surface);
+  - BOUNDARY: a TM voxel with a TM 6-neighbour of another grain id.
+The pair's medium is a symmetric function of (i, j):
+  - both melt -> MELT; one melt and one TM solid -> SURFACE (the melt wets that surface);
+  - both TM solid -> the fastest path open to the pair, among
+      * bulk: the *slower* of the bulk media of the two phases (LAYERED, ROCK_SALT, HYDROXIDE);
+        a hop across a phase interface inside a grain is limited by the slower lattice;
+      * GRAIN_BOUNDARY: open if grain_i != grain_j, or if both voxels are BOUNDARY voxels
+        (so Li runs *along* a boundary through the two voxel layers that face it, and across it);
+      * SURFACE: open if both voxels are EXPOSED;
+  - anything else (a pore or a solid source in the pair): no hop.
+"Slower/faster" compares the per-medium integer thresholds of the step (ties: lowest medium
+index), so both backends choose identically. Because the medium is symmetric in (i, j), the
+per-quantum rate i->j equals j->i: tracer diffusion obeys detailed balance.
+
+Rate. Medium m has a lattice diffusivity D_m(T) = D0_m exp(-Ea_m / RT) (m^2/s) and a hop rate
+per quantum to each 6-neighbour w_m = D_m / h^2 (h the voxel edge), so that MSD = 6 D t.
+
+Passes. One step applies 6 race-free passes, pass id = 2*axis + parity (axis 0, 1, 2 = z, y,
+x): a pass updates the pairs (i, i + e_axis) whose lower voxel i has coordinate c along
+the axis with c % 2 == parity, so no voxel belongs to two pairs of one pass. In a pair, the
+quanta leaving i and j are k_ij ~ Binomial(li_i, p_m) and k_ji ~ Binomial(li_j, p_m), each
+quantum independently, drawn by inverse CDF from two uint32 of
+``draw4(seed, step, pass, i, Stream.LI_HOP)`` against integer CDF tables computed on the host.
+The net transfer k_ij - k_ji is applied unless it would put a voxel above its capacity
+(below), in which case the pair is left unchanged (the whole exchange is refused).
+
+Time. Over the two passes of an axis a quantum moves with probability p in each, and its
+direction persists while it moves (the pair partner alternates with the parity), which makes
+a persistent walk whose long-time variance is p/(1-p) h^2 per pass, exactly. Hence the hop
+rate the lattice realises in a step of length dt is w = p / ((1 - p) dt), i.e.
+``p = w dt / (1 + w dt)`` (`hop_probability`), exact for any p, ~ w dt for small w dt.
+
+Rate cap. p is capped at ``max_hop_probability`` (default 0.25, at most 0.5) so that a quantum
+does not stream ballistically; a capped medium runs at D_eff = p_cap / (1 - p_cap) h^2 / dt
+instead of D_m (`capped_media` says which, `max_uncapped_dt_s` how long dt may be).
+Results do not depend on the cap while the capped media stay much faster than the uncapped
+ones and equilibrate over the length that matters (docs/li_transport.md, convergence test).
+
+Capacity (`capacity_tables`, quanta): TM solid: min(255, tm + capacity_excess); melt: the Li
+quanta of a voxel of dense solid LiOH (91), so a LiOH voxel that melts is within capacity;
+immobile phases: 0 (never a hop target). A refused exchange keeps the chain reversible (a
+Metropolis rejection of the move), and a voxel already above capacity (another event put Li
+there) may only lose Li, so no hop ever creates an overfull voxel.
+
+Reach: a pair, reading phase/grain of both voxels and their 6-neighbours (flags), writing li
+of both voxels. Fields phase, grain, tm, disorder, flags are never written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import lru_cache
+
+import numba as nb
+import numpy as np
+
+from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
+from kmc.rng import Stream, draw4, probability_threshold
+from kmc.state import Phase, dense_quanta_per_voxel
+
+NAME = "li_hop"
+STREAM = Stream.LI_HOP
+REACH = "pair"  # pair (i, i + e_axis); reads 6-neighbours of both (flags), writes li of both
+N_PASSES = 6    # pass id = 2 * axis + parity
+
+
+class Medium(IntEnum):
+    """Transport media, in the order of the per-medium arrays (never renumber)."""
+
+    LAYERED = 0
+    ROCK_SALT = 1
+    HYDROXIDE = 2
+    MELT = 3
+    GRAIN_BOUNDARY = 4
+    SURFACE = 5
+
+
+MEDIA = tuple(m.name.lower() for m in Medium)
+N_MEDIA = len(Medium)
+
+#: Entries of the parameter-set section ``li_hop`` and their units.
+PARAMETERS = {
+    **{f"diffusivity_prefactor_{m}": "m^2/s" for m in MEDIA},
+    **{f"activation_energy_{m}": "kJ/mol" for m in MEDIA},
+    "grain_boundary_width": "nm",
+    "surface_width": "nm",
+    "capacity_excess": "quanta",
+}
+
+# voxel kinds
+KIND_IMMOBILE = 0
+KIND_TM = 1
+KIND_MELT = 2
+# per-voxel environment flags (scratch, recomputed every step)
+ENV_EXPOSED = 1
+ENV_BOUNDARY = 2
+
+MAX_LI = 255
+#: Entries of the packed binomial CDF table: row n (1..255) holds thresholds for k = 0..n-1.
+CDF_ENTRIES = MAX_LI * (MAX_LI + 1) // 2
+TWO32 = 4294967296.0
+
+_PORE = np.uint8(Phase.PORE)
+_MELT = np.uint8(Phase.LIOH_MELT)
+
+
+# -- host-side tables ------------------------------------------------------------------------
+def kind_table() -> np.ndarray:
+    """uint8 (256,): kind of each phase code (0 immobile, 1 TM solid, 2 melt)."""
+    t = np.zeros(256, dtype=np.uint8)
+    for ph in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED):
+        t[int(ph)] = KIND_TM
+    t[int(Phase.LIOH_MELT)] = KIND_MELT
+    return t
+
+
+def bulk_medium_table() -> np.ndarray:
+    """int32 (256,): bulk medium of each TM phase code (LAYERED for other codes, never used)."""
+    t = np.full(256, int(Medium.LAYERED), dtype=np.int32)
+    t[int(Phase.ROCK_SALT)] = int(Medium.ROCK_SALT)
+    t[int(Phase.HYDROXIDE)] = int(Medium.HYDROXIDE)
+    t[int(Phase.LIOH_MELT)] = int(Medium.MELT)
+    return t
+
+
+def melt_capacity_q() -> int:
+    """Li quanta a melt voxel may hold: those of a voxel of dense solid LiOH (and of dense melt)."""
+    return max(dense_quanta_per_voxel(Phase.LIOH), dense_quanta_per_voxel(Phase.LIOH_MELT))
+
+
+def capacity_tables(capacity_excess_q: int) -> tuple[np.ndarray, np.ndarray]:
+    """(base, per_tm), both int32 (256,): capacity = min(255, base[phase] + per_tm[phase] * tm)."""
+    base = np.zeros(256, dtype=np.int32)
+    per_tm = np.zeros(256, dtype=np.int32)
+    for ph in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED):
+        base[int(ph)] = int(capacity_excess_q)
+        per_tm[int(ph)] = 1
+    base[int(Phase.LIOH_MELT)] = melt_capacity_q()
+    return base, per_tm
+
+
+def capacity(phase: np.ndarray, tm: np.ndarray, capacity_excess_q: int) -> np.ndarray:
+    """int32 like ``phase``: Li capacity of each voxel in quanta (0 for immobile phases)."""
+    base, per_tm = capacity_tables(capacity_excess_q)
+    return np.minimum(MAX_LI, base[phase] + per_tm[phase] * tm.astype(np.int32))
+
+
+@lru_cache(maxsize=64)
+def binomial_cdf_table(threshold: int) -> np.ndarray:
+    """uint64 (CDF_ENTRIES,): inverse-CDF thresholds of Binomial(n, p), p = threshold / 2^32.
+
+    Entry n(n-1)/2 + k (n = 1..255, k = 0..n-1) is round(2^32 P(K <= k)), at most 2^32;
+    a uint32 draw u gives K = the number of entries k of row n with u >= entry (scan from 0).
+    Built with a fixed sequence of IEEE multiplications, divisions and additions (no libm),
+    so every host computes the same integers; both backends read the same table.
+    """
+    p = float(threshold) / TWO32
+    if not 0.0 <= p <= 0.5:
+        raise ValueError(f"hop probability {p} outside [0, 0.5]")
+    out = np.empty(CDF_ENTRIES, dtype=np.uint64)
+    n = np.arange(MAX_LI + 1, dtype=np.float64)
+    q = 1.0 - p
+    pmf = np.cumprod(np.full(MAX_LI + 1, q))  # q^(n+1) ...
+    pmf = np.concatenate(([1.0], pmf[:-1]))   # ... shifted to q^n (sequential products)
+    r = p / q
+    cdf = pmf.copy()
+    rows = np.arange(MAX_LI + 1, dtype=np.int64)
+    offsets = rows * (rows - 1) // 2
+    for k in range(MAX_LI):
+        sel = rows[k + 1:]
+        t = np.minimum(np.floor(cdf[k + 1:] * TWO32 + 0.5), TWO32)
+        out[offsets[sel] + k] = t.astype(np.uint64)
+        pmf = pmf * ((n - k) / (k + 1)) * r
+        cdf = cdf + np.maximum(pmf, 0.0)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class HopTables:
+    """Everything a backend needs for the 6 passes of one step (built on the host, read-only).
+
+    probability: float64 (6,), per-medium hop probability p per pass (after the cap);
+    threshold:   uint64 (6,), round(p * 2^32); 0 means the medium is frozen this step;
+    cdf:         uint64 (6, CDF_ENTRIES), `binomial_cdf_table` of each medium's threshold;
+    kind:        uint8 (256,), `kind_table`; bulk: int32 (256,), `bulk_medium_table`;
+    cap_base, cap_per_tm: int32 (256,), `capacity_tables`.
+    """
+
+    probability: np.ndarray
+    threshold: np.ndarray
+    cdf: np.ndarray
+    kind: np.ndarray
+    bulk: np.ndarray
+    cap_base: np.ndarray
+    cap_per_tm: np.ndarray
+
+    def __bool__(self) -> bool:
+        return bool(np.any(self.threshold > 0))
+
+
+def tables_from_thresholds(thresholds, capacity_excess_q: int) -> HopTables:
+    """`HopTables` for per-medium thresholds (uint64 (6,), each <= 2^31) and a capacity excess."""
+    thr = np.asarray(thresholds, dtype=np.uint64)
+    if thr.shape != (N_MEDIA,):
+        raise ValueError(f"li_hop thresholds: expected uint64 ({N_MEDIA},), got shape {thr.shape}")
+    return _cached_tables(tuple(int(t) for t in thr), int(capacity_excess_q))
+
+
+@lru_cache(maxsize=16)
+def _cached_tables(thr: tuple, capacity_excess_q: int) -> HopTables:
+    threshold = np.array(thr, dtype=np.uint64)
+    cdf = np.stack([binomial_cdf_table(t) for t in thr])
+    base, per_tm = capacity_tables(capacity_excess_q)
+    return HopTables(threshold.astype(np.float64) / TWO32, threshold, cdf, kind_table(),
+                     bulk_medium_table(), base, per_tm)
+
+
+# -- relations between p, w, D, dt ---------------------------------------------------------------
+def hop_probability(w_per_s: float, dt_s: float) -> float:
+    """Per-pass hop probability that realises hop rate w in a step dt: p = w dt / (1 + w dt)."""
+    x = w_per_s * dt_s
+    return x / (1.0 + x)
+
+
+def hop_rate_from_probability(p: float, dt_s: float) -> float:
+    """Inverse of `hop_probability`: the hop rate (1/s) realised by p per pass, w = p / ((1-p) dt)."""
+    return p / ((1.0 - p) * dt_s)
+
+
+def diffusivity_from_hop_rate(w_per_s: float, voxel_nm: float) -> float:
+    """D = w h^2 in m^2/s (6-neighbour cubic lattice, MSD = 6 D t)."""
+    return w_per_s * (voxel_nm * 1e-9) ** 2
+
+
+def hop_rate_from_diffusivity(D_m2_per_s: float, voxel_nm: float) -> float:
+    """w = D / h^2 in 1/s."""
+    return D_m2_per_s / (voxel_nm * 1e-9) ** 2
+
+
+# -- kernels ----------------------------------------------------------------------------------
+@nb.njit(parallel=True, cache=True)
+def _environment(phase, grain, kind, nz, ny, nx, env):
+    """phase uint8, grain int32 (n,) flat; writes env uint8 (n,): ENV_EXPOSED | ENV_BOUNDARY bits."""
+    for z in nb.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                i = (z * ny + y) * nx + x
+                e = np.uint8(0)
+                if kind[phase[i]] == KIND_TM:
+                    g = grain[i]
+                    for d in range(6):
+                        if d == 0:
+                            if z == 0:
+                                continue
+                            n = i - ny * nx
+                        elif d == 1:
+                            if z == nz - 1:
+                                continue
+                            n = i + ny * nx
+                        elif d == 2:
+                            if y == 0:
+                                continue
+                            n = i - nx
+                        elif d == 3:
+                            if y == ny - 1:
+                                continue
+                            n = i + nx
+                        elif d == 4:
+                            if x == 0:
+                                continue
+                            n = i - 1
+                        else:
+                            if x == nx - 1:
+                                continue
+                            n = i + 1
+                        pn = phase[n]
+                        if pn == _PORE or pn == _MELT:
+                            e |= np.uint8(ENV_EXPOSED)
+                        elif kind[pn] == KIND_TM and grain[n] != g:
+                            e |= np.uint8(ENV_BOUNDARY)
+                env[i] = e
+
+
+@nb.njit(inline="always", cache=True)
+def _binomial(n, u, cdf, m, thr):
+    """Inverse-CDF draw of Binomial(n, p_m) from a uint32 u (as uint64); n int in 0..255.
+
+    K = #{k < n : u >= cdf[m, n(n-1)/2 + k]}. The scan starts at floor(n p) (integer: (n thr) >> 32)
+    and walks down or up, so it takes ~ sqrt(n p) steps; the result does not depend on the start.
+    """
+    off = (n * (n - 1)) // 2
+    k = np.int64((np.uint64(n) * thr) >> np.uint64(32))
+    if k > 0 and u < cdf[m, off + k - 1]:
+        k -= 1
+        while k > 0 and u < cdf[m, off + k - 1]:
+            k -= 1
+        return k
+    while k < n and u >= cdf[m, off + k]:
+        k += 1
+    return k
+
+
+@nb.njit(parallel=True, cache=True)
+def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
+               kind, bulk, pthr, cdf, cap_base, cap_per_tm):
+    """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``.
+
+    phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
+    li is modified in place. Returns (quanta moved, exchanges refused), int64.
+    """
+    pass_id = 2 * axis + parity
+    z0, zs, zn = 0, 1, nz
+    y0, ys, yn = 0, 1, ny
+    x0, xs, xn = 0, 1, nx
+    if axis == 0:
+        stride = ny * nx
+        z0, zs, zn = parity, 2, (nz - parity) // 2
+    elif axis == 1:
+        stride = nx
+        y0, ys, yn = parity, 2, (ny - parity) // 2
+    else:
+        stride = 1
+        x0, xs, xn = parity, 2, (nx - parity) // 2
+    moved = np.int64(0)
+    refused = np.int64(0)
+    for tz in nb.prange(zn):
+        z = z0 + zs * tz
+        for ty in range(yn):
+            y = y0 + ys * ty
+            for tx in range(xn):
+                x = x0 + xs * tx
+                i = (z * ny + y) * nx + x
+                j = i + stride
+                ni = np.int64(li[i])
+                nj = np.int64(li[j])
+                if ni == 0 and nj == 0:
+                    continue
+                pi = phase[i]
+                pj = phase[j]
+                ki = kind[pi]
+                kj = kind[pj]
+                if ki == KIND_IMMOBILE or kj == KIND_IMMOBILE:
+                    continue
+                if ki == KIND_MELT and kj == KIND_MELT:
+                    m = 3  # Medium.MELT
+                elif ki == KIND_MELT or kj == KIND_MELT:
+                    m = 5  # Medium.SURFACE
+                else:
+                    m = bulk[pi]
+                    mb = bulk[pj]
+                    if pthr[mb] < pthr[m] or (pthr[mb] == pthr[m] and mb < m):
+                        m = mb
+                    if (grain[i] != grain[j] or (env[i] & env[j] & ENV_BOUNDARY) != 0) and pthr[4] > pthr[m]:
+                        m = 4  # Medium.GRAIN_BOUNDARY
+                    if (env[i] & env[j] & ENV_EXPOSED) != 0 and pthr[5] > pthr[m]:
+                        m = 5  # Medium.SURFACE
+                if pthr[m] == 0:
+                    continue
+                r0, r1, _, _ = draw4(seed, step, pass_id, i, STREAM)
+                net = _binomial(ni, np.uint64(r0), cdf, m, pthr[m]) - _binomial(nj, np.uint64(r1), cdf, m, pthr[m])
+                if net == 0:
+                    continue
+                ni2 = ni - net
+                nj2 = nj + net
+                ci = min(np.int64(MAX_LI), np.int64(cap_base[pi]) + np.int64(cap_per_tm[pi]) * np.int64(tm[i]))
+                cj = min(np.int64(MAX_LI), np.int64(cap_base[pj]) + np.int64(cap_per_tm[pj]) * np.int64(tm[j]))
+                if (ni2 <= ci or ni2 <= ni) and (nj2 <= cj or nj2 <= nj):
+                    li[i] = np.uint8(ni2)
+                    li[j] = np.uint8(nj2)
+                    moved += abs(net)
+                else:
+                    refused += 1
+    return moved, refused
+
+
+@dataclass(frozen=True)
+class HopStats:
+    """What one step did: quanta moved (sum over pairs of |net transfer|) and refused exchanges."""
+
+    moved_q: int
+    refused: int
+
+
+def environment(lattice) -> np.ndarray:
+    """uint8 (nz, ny, nx): ENV_EXPOSED / ENV_BOUNDARY flags of every voxel (0 for non-TM voxels)."""
+    nz, ny, nx = lattice.shape
+    env = np.empty(lattice.phase.size, dtype=np.uint8)
+    _environment(lattice.phase.reshape(-1), lattice.grain.reshape(-1), kind_table(), nz, ny, nx, env)
+    return env.reshape(lattice.shape)
+
+
+def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
+    """Apply the 6 passes of one step in place on ``lattice.li``; see the module docstring."""
+    lattice.check()
+    nz, ny, nx = lattice.shape
+    phase = lattice.phase.reshape(-1)
+    grain = lattice.grain.reshape(-1)
+    li = lattice.li.reshape(-1)
+    tm = lattice.tm.reshape(-1)
+    env = np.empty(phase.size, dtype=np.uint8)
+    _environment(phase, grain, tables.kind, nz, ny, nx, env)
+    moved = refused = 0
+    seed, step = np.uint64(seed), np.uint64(step)
+    for axis in range(3):
+        for parity in range(2):
+            mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
+                                tables.kind, tables.bulk, tables.threshold, tables.cdf,
+                                tables.cap_base, tables.cap_per_tm)
+            moved += int(mv)
+            refused += int(rf)
+    return HopStats(moved, refused)
+
+
+# -- the event --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiHop:
+    """Li hops between 6-neighbour voxels; rates per medium, capped per-pass probability.
+
+    diffusivity_prefactor_m2_per_s: 6 floats in `Medium` order, D0 of the *lattice* diffusivity
+        (for GRAIN_BOUNDARY and SURFACE already scaled by width / slab thickness, see
+        `from_params`), m^2/s.
+    activation_energy_kJ_per_mol: 6 floats in `Medium` order.
+    voxel_nm: voxel edge h, nm.
+    capacity_excess_q: Li quanta a TM voxel may hold above its tm quanta.
+    max_hop_probability: cap on p per pass, in (0, 0.5].
+    """
+
+    diffusivity_prefactor_m2_per_s: tuple
+    activation_energy_kJ_per_mol: tuple
+    voxel_nm: float
+    capacity_excess_q: int = 8
+    max_hop_probability: float = 0.25
+
+    NAME = NAME
+    STREAM = STREAM
+    REACH = REACH
+    N_PASSES = N_PASSES
+    PARAMETERS = PARAMETERS
+    COUNTERS = ()
+
+    def __post_init__(self):
+        if len(self.diffusivity_prefactor_m2_per_s) != N_MEDIA or len(self.activation_energy_kJ_per_mol) != N_MEDIA:
+            raise ValueError(f"need {N_MEDIA} values per medium in the order {MEDIA}")
+        if not 0.0 < self.max_hop_probability <= 0.5:
+            raise ValueError(f"max_hop_probability must lie in (0, 0.5], got {self.max_hop_probability}")
+        if not 0 <= int(self.capacity_excess_q) <= MAX_LI:
+            raise ValueError(f"capacity_excess_q must lie in 0..255, got {self.capacity_excess_q}")
+        if self.voxel_nm <= 0 or any(d < 0 for d in self.diffusivity_prefactor_m2_per_s):
+            raise ValueError("voxel_nm must be > 0 and prefactors >= 0")
+
+    @classmethod
+    def from_media(cls, D0: dict, Ea: dict | None = None, **kw) -> LiHop:
+        """Build from {medium name: D0 (m^2/s)} and {medium name: Ea (kJ/mol)} (Ea default 0)."""
+        Ea = Ea or {}
+        unknown = (set(D0) | set(Ea)) - set(MEDIA)
+        if unknown or set(D0) != set(MEDIA):
+            raise ValueError(f"give D0 for exactly the media {MEDIA}; unknown: {sorted(unknown)}")
+        return cls(tuple(float(D0[m]) for m in MEDIA), tuple(float(Ea.get(m, 0.0)) for m in MEDIA), **kw)
+
+    @classmethod
+    def from_params(cls, params, voxel_nm: float, max_hop_probability: float = 0.25) -> LiHop:
+        """Read section ``li_hop`` (see `PARAMETERS`) for a lattice of voxel edge ``voxel_nm``.
+
+        The parameter file holds *physical* diffusivities. A boundary of width delta is two voxel
+        layers thick on the lattice (2h), a surface layer of width delta_s one (h); the flux
+        along them is kept by scaling: D_lattice = D * delta / (2 h) for GRAIN_BOUNDARY and
+        D * delta_s / h for SURFACE. Bulk and melt diffusivities are used as they are.
+        """
+        D0 = {m: params.get(NAME, f"diffusivity_prefactor_{m}", "m^2/s") for m in MEDIA}
+        Ea = {m: params.get(NAME, f"activation_energy_{m}", "kJ/mol") for m in MEDIA}
+        D0["grain_boundary"] *= params.get(NAME, "grain_boundary_width", "nm") / (2.0 * voxel_nm)
+        D0["surface"] *= params.get(NAME, "surface_width", "nm") / voxel_nm
+        excess = params.get(NAME, "capacity_excess", "quanta")
+        return cls.from_media(D0, Ea, voxel_nm=float(voxel_nm), capacity_excess_q=round(excess),
+                              max_hop_probability=max_hop_probability)
+
+    # rates ------------------------------------------------------------------------------
+    def diffusivity_m2_per_s(self, medium, T_C: float) -> float:
+        """Lattice diffusivity D_m(T) = D0_m exp(-Ea_m / RT), m^2/s (T in °C)."""
+        m = Medium[medium.upper()] if isinstance(medium, str) else Medium(medium)
+        return arrhenius_per_s(self.diffusivity_prefactor_m2_per_s[m], self.activation_energy_kJ_per_mol[m], T_C)
+
+    def temperature_C_for_diffusivity(self, medium, D_m2_per_s: float) -> float:
+        """Inverse of `diffusivity_m2_per_s`: the temperature (°C) at which medium has D."""
+        m = Medium[medium.upper()] if isinstance(medium, str) else Medium(medium)
+        D0, Ea = self.diffusivity_prefactor_m2_per_s[m], self.activation_energy_kJ_per_mol[m]
+        if Ea <= 0 or not 0 < D_m2_per_s < D0:
+            raise ValueError(f"{m.name.lower()}: D = {D_m2_per_s} is not reached at a finite temperature (D0 = {D0}, Ea = {Ea})")
+        return Ea * 1e3 / (GAS_CONSTANT_J_PER_MOL_K * math.log(D0 / D_m2_per_s)) - 273.15
+
+    def hop_rate_per_s(self, medium, T_C: float) -> float:
+        """w_m = D_m(T) / h^2: rate at which one quantum hops to one given neighbour, 1/s."""
+        return hop_rate_from_diffusivity(self.diffusivity_m2_per_s(medium, T_C), self.voxel_nm)
+
+    def hop_probabilities(self, T_C: float, dt_s: float) -> np.ndarray:
+        """float64 (6,): per-pass probability p_m = min(w dt / (1 + w dt), cap) per medium."""
+        return np.array([min(hop_probability(self.hop_rate_per_s(m, T_C), dt_s), self.max_hop_probability)
+                         for m in Medium])
+
+    def max_rate_per_s(self, T_C: float) -> float:
+        """The fastest hop rate over the media at T (1/s), *uncapped*.
+
+        This event caps itself (p <= max_hop_probability), so it should not shorten the step:
+        the step-size control may use `max_uncapped_dt_s` of the media it wants resolved.
+        """
+        return max(self.hop_rate_per_s(m, T_C) for m in Medium)
+
+    def probability(self, T_C: float, dt_s: float) -> float:
+        """The largest per-pass hop probability over the media (after the cap)."""
+        return float(self.hop_probabilities(T_C, dt_s).max())
+
+    def effective_diffusivity_m2_per_s(self, medium, T_C: float, dt_s: float) -> float:
+        """D the lattice realises for ``medium`` in steps of dt: p/(1-p) h^2/dt (= D_m if uncapped)."""
+        m = Medium[medium.upper()] if isinstance(medium, str) else Medium(medium)
+        p = self.hop_probabilities(T_C, dt_s)[m]
+        return diffusivity_from_hop_rate(hop_rate_from_probability(p, dt_s), self.voxel_nm) if p > 0 else 0.0
+
+    def capped_media(self, T_C: float, dt_s: float) -> dict[str, tuple[float, float]]:
+        """{medium: (D_m, D_eff)} in m^2/s for the media whose p is capped at this T and dt."""
+        out = {}
+        for m in Medium:
+            if hop_probability(self.hop_rate_per_s(m, T_C), dt_s) > self.max_hop_probability:
+                out[m.name.lower()] = (self.diffusivity_m2_per_s(m, T_C), self.effective_diffusivity_m2_per_s(m, T_C, dt_s))
+        return out
+
+    def max_uncapped_dt_s(self, medium, T_C: float) -> float:
+        """Longest dt (s) for which ``medium`` is not capped at T: p_cap / ((1 - p_cap) w_m)."""
+        w = self.hop_rate_per_s(medium, T_C)
+        return math.inf if w == 0 else hop_rate_from_probability(self.max_hop_probability, 1.0) / w
+
+    def max_dt_s(self, T_C: float, length_m: float, time_s: float, factor: float = 3.0, media=None) -> float:
+        """Longest step (s) for which the cap does not change transport over ``length_m`` within ``time_s``.
+
+        A medium may be capped if even capped it spreads Li over factor x length within time_s:
+        sqrt(2 D_eff t) >= factor L, i.e. dt <= p_cap/(1-p_cap) h^2 2 t / (factor L)^2. A medium
+        whose true D does not reach that length must stay uncapped (dt <= `max_uncapped_dt_s`).
+        Returns the minimum over ``media`` (names or `Medium`; default all) of what each allows.
+        For example: L = the particle radius, t = the time scale of the fastest reaction at T.
+        """
+        h2 = (self.voxel_nm * 1e-9) ** 2
+        need = (factor * length_m) ** 2 / (2.0 * time_s)           # D needed, m^2/s
+        length_dt = hop_rate_from_probability(self.max_hop_probability, 1.0) * h2 / need
+        out = math.inf
+        for m in (Medium if media is None else media):
+            m = Medium[m.upper()] if isinstance(m, str) else Medium(m)
+            uncapped = self.max_uncapped_dt_s(m, T_C)
+            allowed = max(uncapped, length_dt) if self.diffusivity_m2_per_s(m, T_C) >= need else uncapped
+            out = min(out, allowed)
+        return out
+
+    # the rule ---------------------------------------------------------------------------
+    def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
+        """uint64 (6,): per-medium per-pass thresholds round(p_m 2^32) for a step dt at T.
+
+        They are the whole input of a step: the binomial tables follow from them on the host
+        (`tables_from_thresholds`), identically for every backend.
+        """
+        return np.array([probability_threshold(p) for p in self.hop_probabilities(T_C, dt_s)], dtype=np.uint64)
+
+    def step_tables(self, T_C: float, dt_s: float) -> HopTables:
+        """Host tables for one step at temperature T_C (°C) and length dt_s (s)."""
+        return tables_from_thresholds(self.thresholds(T_C, dt_s), self.capacity_excess_q)
+
+    def capacity(self, lattice) -> np.ndarray:
+        """int32 (nz, ny, nx): Li capacity of every voxel, quanta."""
+        return capacity(lattice.phase, lattice.tm, self.capacity_excess_q)
+
+    def cpu_pass(self, lattice, seed: int, step: int, thresholds) -> dict[str, int]:
+        """All 6 passes of step ``step``; ``thresholds``: `thresholds(T, dt)` (uint64 (6,)) or `step_tables`.
+
+        Returns {} (no gas counters); `hop_step` also returns the moved/refused statistics.
+        """
+        tables = thresholds if isinstance(thresholds, HopTables) else tables_from_thresholds(thresholds, self.capacity_excess_q)
+        hop_step(lattice, seed, step, tables)
+        return {}

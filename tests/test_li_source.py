@@ -1,0 +1,119 @@
+"""Li source: hydrate dehydration kinetics, melting, release into the precursor, wetting."""
+
+import numba
+import numpy as np
+import pytest
+
+from kmc.events.arrhenius import arrhenius_per_s
+from kmc.events.li_hop import capacity_tables
+from kmc.events.li_source import LiSource
+from kmc.state import Lattice, Phase
+
+CAP_BASE, CAP_PER_TM = capacity_tables(8)
+
+
+def source(**overrides) -> LiSource:
+    args = dict(hydrate=(1.2e10, 90.0), melting_point_C=462.0, lioh_release=(1.78e12, 120.0), melt_release=(9.2e5, 60.0),
+                li2co3_release=(9.2e10, 200.0), wetting=(1.8e4, 60.0), cap_base=CAP_BASE, cap_per_tm=CAP_PER_TM)
+    args.update(overrides)
+    return LiSource(**args)
+
+
+def slab(shape=(16, 16, 16), source_phase=Phase.LIOH, li=91) -> Lattice:
+    """Lower half hydroxide (tm 64, li 0, grain 1), upper half Li source."""
+    lat = Lattice.empty(shape)
+    half = shape[0] // 2
+    lat.phase[:half], lat.tm[:half], lat.grain[:half] = Phase.HYDROXIDE, 64, 1
+    lat.phase[half:], lat.li[half:] = source_phase, li
+    return lat
+
+
+def test_hydrate_dehydration_is_first_order_and_counts_water():
+    lat = Lattice.empty((24, 24, 24))
+    lat.phase[:], lat.li[:] = Phase.LIOH_H2O, 54
+    ev = source()
+    T, dt, n = 110.0, 30.0, 20
+    water = 0
+    for step in range(n):
+        water += ev.cpu_pass(lat, 3, step, ev.thresholds(T, dt))["h2o_q"]
+    converted = int((lat.phase == Phase.LIOH).sum())
+    expected = 1 - np.exp(-arrhenius_per_s(1.2e10, 90.0, T) * dt * n)
+    sigma = np.sqrt(expected * (1 - expected) / lat.phase.size)
+    assert abs(converted / lat.phase.size - expected) < 4 * sigma
+    assert water == 54 * converted
+
+
+def test_melting_and_solidifying_at_462_C():
+    lat = slab()
+    ev = source(lioh_release=(0.0, 100.0), melt_release=(0.0, 60.0), wetting=(0.0, 60.0))
+    ev.cpu_pass(lat, 1, 0, ev.thresholds(461.9, 1.0))
+    assert (lat.phase == Phase.LIOH).sum() == 16 * 16 * 8
+    ev.cpu_pass(lat, 1, 1, ev.thresholds(462.0, 1.0))
+    assert (lat.phase == Phase.LIOH_MELT).sum() == 16 * 16 * 8 and (lat.phase == Phase.LIOH).sum() == 0
+    ev.cpu_pass(lat, 1, 2, ev.thresholds(300.0, 1.0))
+    assert (lat.phase == Phase.LIOH).sum() == 16 * 16 * 8
+
+
+@pytest.mark.parametrize("source_phase, counter", [(Phase.LIOH, "li_from_lioh_q"), (Phase.LI2CO3, "li_from_li2co3_q")])
+def test_release_conserves_li_respects_capacity_and_is_counted(source_phase, counter):
+    lat = slab(source_phase=source_phase, li=85)
+    total = lat.totals()
+    ev = source(lioh_release=(2.0, 0.0), li2co3_release=(2.0, 0.0))  # 2 quanta/s per face, any T
+    released = 0
+    for step in range(60):
+        released += ev.cpu_pass(lat, 5, step, ev.thresholds(300.0, 1.7))[counter]
+        assert lat.totals() == total
+    precursor = lat.phase == Phase.HYDROXIDE
+    assert released == int(lat.li[precursor].sum()) > 0
+    assert lat.li[precursor].max() <= 64 + 8
+    # Li arrives only through the contact plane (z = 7): 60 steps x 3.4 quanta on average, capped at 72
+    assert lat.li[7].mean() == pytest.approx(72, abs=1)
+    assert lat.li[:7].sum() == 0
+
+
+def test_release_rate_is_the_expected_flux_per_face():
+    lat = slab(li=91)
+    w, dt, steps = 0.35, 1.0, 40   # 14 quanta per face on average, below capacity and supply
+    ev = source(lioh_release=(w, 0.0))
+    for step in range(steps):
+        ev.cpu_pass(lat, 9, step, ev.thresholds(300.0, dt))
+    per_face = lat.li[7].astype(float)
+    assert per_face.mean() == pytest.approx(w * dt * steps, rel=0.08)
+
+
+def test_used_up_source_becomes_pore():
+    lat = slab(li=1)
+    ev = source(lioh_release=(5.0, 0.0))
+    ev.cpu_pass(lat, 1, 0, ev.thresholds(300.0, 1.0))
+    assert np.all(lat.phase[8] == Phase.PORE) and np.all(lat.li[8] == 0)
+    assert np.all(lat.phase[9] == Phase.LIOH)
+
+
+def test_melt_wets_pores_and_conserves_li():
+    lat = Lattice.empty((12, 12, 12))
+    lat.phase[:2], lat.li[:2] = Phase.LIOH_MELT, 86
+    total = lat.totals()
+    ev = source(wetting=(10.0, 0.0))
+    for step in range(30):
+        ev.cpu_pass(lat, 2, step, ev.thresholds(500.0, 1.0))
+    assert lat.totals() == total
+    assert (lat.phase == Phase.LIOH_MELT).sum() > 2 * 144
+    assert lat.phase[6:].max() == Phase.LIOH_MELT, "the melt spreads far from where it started"
+
+
+def test_one_and_two_threads_agree():
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            lat = slab(shape=(20, 18, 16))
+            lat.phase[12:, :, :8] = Phase.LIOH_MELT
+            ev = source(lioh_release=(0.7, 0.0), melt_release=(1.3, 0.0), wetting=(0.2, 0.0))
+            for step in range(10):
+                ev.cpu_pass(lat, 11, step, ev.thresholds(480.0, 1.0))
+            results.append(lat)
+    finally:
+        numba.set_num_threads(before)
+    for name in Lattice.DTYPES:
+        np.testing.assert_array_equal(getattr(results[0], name), getattr(results[1], name))
