@@ -165,21 +165,9 @@ def info(run_dir):
         click.echo(f"frames: 0; {status}")
 
 
-def _register_optional_commands() -> None:
-    """Commands that live beside their subsystem (sweep, analyze, render) register here."""
-    import importlib
+from kmc.sweep import sweep_command  # noqa: E402  (the sweep module imports dask lazily)
 
-    for module, attr in (("kmc.sweep", "sweep_command"),):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
-        cli.add_command(getattr(mod, attr))
-
-
-_register_optional_commands()
+cli.add_command(sweep_command)
 
 
 def main(argv: list[str] | None = None) -> int:

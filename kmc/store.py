@@ -105,6 +105,16 @@ class RunStore:
         return cls(path, group)
 
     @staticmethod
+    def partial_path(path: Path, pid: int) -> Path:
+        """Where process ``pid`` builds a new run before renaming it to ``path``."""
+        return path.with_name(f".{path.name}.partial-{pid}")
+
+    @staticmethod
+    def stale_partials(path: Path) -> list[Path]:
+        """Partial directories for ``path`` left by processes that died during set-up."""
+        return sorted(path.parent.glob(f".{path.name}.partial-*"))
+
+    @staticmethod
     def check_new(path: Path) -> None:
         """Refuse a run directory that already holds something."""
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
