@@ -177,10 +177,14 @@ class OutputConfig(_Frozen):
 
 
 class NumericsConfig(_Frozen):
-    """Time-step control: dt never exceeds max_dt_s nor the time for max_dT_C of change."""
+    """Time-step control: dt never exceeds max_dt_s, the time for max_dT_C of change, nor
+    max_event_probability / (fastest reaction rate); Li hops are capped at max_hop_probability
+    per step instead (docs/li_transport.md)."""
 
     max_dt_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     max_dT_C: Annotated[float, Field(gt=0, le=50)] = 1.0
+    max_event_probability: Annotated[float, Field(gt=0, le=1)] = 0.1
+    max_hop_probability: Annotated[float, Field(gt=0, le=1)] = 0.25
 
 
 class Config(_Frozen):

@@ -7,9 +7,12 @@ Order of operations (written down here once):
 2. Write frame 0 (t = 0) and its observable row.
 3. Repeat until the end of the program, one step at a time:
    a. the step ends at the next *stop* (a frame time, an observation time, or a program
-      breakpoint) or earlier: dt <= numerics.max_dt_s and the temperature changes by at
-      most numerics.max_dT_C within the step;
-   b. each event in `kmc.events.ORDER` fires per site with probability p(T_mid, dt),
+      breakpoint) or earlier: dt <= numerics.max_dt_s, the temperature changes by at
+      most numerics.max_dT_C within the step, and competing reactions and Monte Carlo
+      attempts fire with a probability of at most numerics.max_event_probability
+      (`Simulation._limiting_rate_per_s`; Li hops cap themselves at
+      numerics.max_hop_probability per pass instead, docs/li_transport.md);
+   b. each event of `kmc.events.build_events`, in its order, fires with probability p(T_mid, dt),
       T_mid the temperature at the middle of the step; p is turned into an integer
       threshold on the host, and the draws are keyed by (seed, step, pass, site, stream);
    c. at observation times a row of observables is computed; at frame times the lattice,
@@ -70,17 +73,21 @@ class Simulation:
 
     def __init__(self, cfg: Config, lattice: Lattice, *, clock: Clock | None = None,
                  counters: dict[str, int] | None = None, build_report: dict | None = None,
-                 threads: int | None = None):
+                 n_precursor_grains: int | None = None, threads: int | None = None):
         self.cfg = cfg
         self.lattice = lattice
         self.params = param_sets.load(cfg.params)
-        self.events = tuple(ev.from_params(self.params) for ev in event_registry.ORDER)
+        self.build_report = dict(build_report or {})
+        #: grain ids above this formed during the run (the builder's largest id)
+        self.n_precursor_grains = int(lattice.grain.max() if n_precursor_grains is None else n_precursor_grains)
+        ctx = event_registry.EventContext(voxel_nm=cfg.lattice.voxel_nm, n_precursor_grains=self.n_precursor_grains,
+                                          max_hop_probability=cfg.numerics.max_hop_probability)
+        self.events = event_registry.build_events(self.params, ctx)
         self.backend = select_backend(cfg.backend, threads=threads)
         self.program = TemperatureProgram(cfg.program)
         self.clock = clock or Clock(0, 0.0, self.program.T_C(0.0))
         names = [c for ev in self.events for c in ev.COUNTERS]
         self.counters = {c: 0 for c in names} | dict(counters or {})
-        self.build_report = dict(build_report or {})
         self.observer = Observer(self.build_report.get("particle_voxels", lattice.phase.size), cfg.lattice.voxel_nm)
 
     @classmethod
@@ -98,14 +105,14 @@ class Simulation:
         attrs = store.attrs
         cfg = parse_config(attrs["config"], source="stored config")
         frame = store.frame(-1)
-        sim = cls(cfg, frame.lattice, clock=frame.clock, counters=frame.counters,
-                  build_report=attrs.get("build", {}), threads=threads)
+        sim = cls(cfg, frame.lattice, clock=frame.clock, counters=frame.counters, build_report=attrs.get("build", {}),
+                  n_precursor_grains=attrs["n_precursor_grains"], threads=threads)
         return sim, store
 
     # -- the loop --------------------------------------------------------------------------
     def _store_attrs(self) -> dict:
         return {"config": self.cfg.to_dict(), "params": self.params.to_dict(), "backend": self.backend.name,
-                "seed": self.cfg.seed, "build": self.build_report}
+                "seed": self.cfg.seed, "build": self.build_report, "n_precursor_grains": self.n_precursor_grains}
 
     def run(self, out: str | Path | None = None, *, store: RunStore | None = None, progress: bool = False) -> RunStore | None:
         """Run the program to its end. Writes to a new store at ``out``, to ``store`` (resume),
@@ -118,7 +125,7 @@ class Simulation:
         partial = None
         if store is None and out is not None:
             out = Path(out)
-            partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+            partial = RunStore.partial_path(out, os.getpid())
             RunStore.check_new(out)
             shutil.rmtree(partial, ignore_errors=True)
             store = RunStore.create(partial, shape=self.lattice.shape, counters=tuple(self.counters),
@@ -162,12 +169,42 @@ class Simulation:
         return store
 
     def _next_time(self, t: float, stops: list[float]) -> float:
+        """End of the step from t: the next stop, or earlier (dt limits in the module doc)."""
+        num = self.cfg.numerics
         next_stop = stops[bisect.bisect_right(stops, t)]
-        dt = min(self.cfg.numerics.max_dt_s, next_stop - t)
-        rate = abs(self.program.piece_at(t).rate_C_per_s)
-        if rate > 0:
-            dt = min(dt, self.cfg.numerics.max_dT_C / rate)
+        dt = min(num.max_dt_s, next_stop - t)
+        piece = self.program.piece_at(t)
+        if piece.rate_C_per_s != 0:
+            dt = min(dt, num.max_dT_C / abs(piece.rate_C_per_s))
+        k_max = self._limiting_rate_per_s(max(self.program.T_C(t), self.program.T_C(t + dt)))
+        if k_max > 0:
+            dt = min(dt, num.max_event_probability / k_max)
         return next_stop if t + dt >= next_stop else t + dt
+
+    def _limiting_rate_per_s(self, T_C: float) -> float:
+        """The rate (1/s) that bounds dt at T.
+
+        A first-order transformation alone is exact at any dt (p = 1 - exp(-k dt)). Events
+        applied one after the other that compete for the same parent phase split it between
+        them with an absolute error of at most the per-step probability of the slower channels
+        (the fastest channel takes a site first), so for every phase present on the lattice the
+        sum of its consumers' rates except the largest counts. Monte Carlo events
+        (`max_rate_per_s`) count always: their attempt probability per step must stay small
+        for their clock to be physical time.
+        """
+        present = np.bincount(self.lattice.phase.reshape(-1), minlength=256) > 0
+        by_phase: dict[int, list[float]] = {}
+        k_max = 0.0
+        for ev in self.events:
+            if hasattr(ev, "consumption_rates_per_s"):
+                for phase, k in ev.consumption_rates_per_s(T_C).items():
+                    by_phase.setdefault(phase, []).append(k)
+            elif not getattr(ev, "SELF_CAPPED", False):
+                k_max = max(k_max, ev.max_rate_per_s(T_C))
+        for phase, rates in by_phase.items():
+            if len(rates) > 1 and present[phase]:
+                k_max = max(k_max, sum(rates) - max(rates))
+        return k_max
 
     def _step(self, t: float, t_new: float) -> None:
         dt = t_new - t

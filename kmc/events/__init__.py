@@ -5,19 +5,54 @@ An event module provides a frozen class with
 - ``PARAMETERS``: {entry name: unit} read from the parameter set section ``NAME``,
 - ``COUNTERS``: names of the integer counters its pass returns (gas released, in quanta),
 - ``from_params(ParameterSet)``,
-- ``max_rate_per_s(T_C)``: its fastest per-site rate, for the step-size control,
+- for the step-size control, one of:
+  ``consumption_rates_per_s(T_C) -> {parent phase: rate}`` for first-order transformations
+  (exact at any dt unless two events consume the same phase), or
+  ``max_rate_per_s(T_C)``, the attempt rate of a Monte Carlo event whose time mapping needs a
+  small probability per step, or ``SELF_CAPPED = True`` (it caps its own probability),
 - ``thresholds(T_C, dt_s) -> uint64 array``: the integer firing thresholds for one step
   (probabilities turned into integers on the host, so backends compare integers only),
 - ``cpu_pass(lattice, seed, step, thresholds) -> dict[counter name, int]``: the numba rule.
 
-`Simulation.run` applies events in the order of `ORDER`. docs/adding_an_event.md says how
+`build_events` constructs them in the order they act within a step. docs/adding_an_event.md says how
 to add one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kmc.events.arrhenius import arrhenius_per_s  # noqa: F401  (re-exported)
 from kmc.events.dehydration import Dehydration
+from kmc.events.li_hop import LiHop, capacity_tables
+from kmc.events.li_source import LiSource
+from kmc.events.lithiation import Lithiation
 
-#: Events in the order they act within a step.
-ORDER = (Dehydration,)
+
+@dataclass(frozen=True)
+class EventContext:
+    """What events need besides their parameters.
+
+    voxel_nm: voxel edge h (nm). n_precursor_grains: the largest grain id the builder gave
+    (ids above it are grains that formed during the run). max_hop_probability: the Li-hop
+    cap per pass (numerics).
+    """
+
+    voxel_nm: float
+    n_precursor_grains: int
+    max_hop_probability: float = 0.25
+
+
+def build_events(params, ctx: EventContext) -> tuple:
+    """The events of a run, in the order they act within a step:
+
+    Li supply (source) -> Li transport (hops) -> lithiation -> dehydration.
+    """
+    hop = LiHop.from_params(params, voxel_nm=ctx.voxel_nm, max_hop_probability=ctx.max_hop_probability)
+    cap_base, cap_per_tm = capacity_tables(hop.capacity_excess_q)
+    return (
+        LiSource.from_params(params, cap_base, cap_per_tm),
+        hop,
+        Lithiation.from_params(params),
+        Dehydration.from_params(params),
+    )

@@ -68,9 +68,9 @@ class Dehydration:
         """Probability that one hydroxide voxel converts within dt at temperature T."""
         return -math.expm1(-self.rate_per_s(T_C) * dt_s)
 
-    def max_rate_per_s(self, T_C: float) -> float:
-        """The fastest per-site rate of this event at T (for the step-size control)."""
-        return self.rate_per_s(T_C)
+    def consumption_rates_per_s(self, T_C: float) -> dict[int, float]:
+        """{parent phase: first-order rate (1/s)} of the phases this event transforms."""
+        return {int(Phase.HYDROXIDE): self.rate_per_s(T_C)}
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
         """uint64 (1,): integer firing threshold for a step of dt at T (see kmc.rng)."""

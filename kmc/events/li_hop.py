@@ -174,22 +174,29 @@ def binomial_cdf_table(threshold: int) -> np.ndarray:
     if not 0.0 <= p <= 0.5:
         raise ValueError(f"hop probability {p} outside [0, 0.5]")
     out = np.empty(CDF_ENTRIES, dtype=np.uint64)
-    n = np.arange(MAX_LI + 1, dtype=np.float64)
-    q = 1.0 - p
-    pmf = np.cumprod(np.full(MAX_LI + 1, q))  # q^(n+1) ...
-    pmf = np.concatenate(([1.0], pmf[:-1]))   # ... shifted to q^n (sequential products)
-    r = p / q
-    cdf = pmf.copy()
-    rows = np.arange(MAX_LI + 1, dtype=np.int64)
-    offsets = rows * (rows - 1) // 2
-    for k in range(MAX_LI):
-        sel = rows[k + 1:]
-        t = np.minimum(np.floor(cdf[k + 1:] * TWO32 + 0.5), TWO32)
-        out[offsets[sel] + k] = t.astype(np.uint64)
-        pmf = pmf * ((n - k) / (k + 1)) * r
-        cdf = cdf + np.maximum(pmf, 0.0)
+    _fill_binomial_cdf(p, out)
     out.setflags(write=False)
     return out
+
+
+@nb.njit(cache=True)
+def _fill_binomial_cdf(p, out):
+    """Fill `binomial_cdf_table`'s layout for probability p (float64) into out (uint64)."""
+    q = 1.0 - p
+    r = p / q
+    pmf = np.empty(MAX_LI + 1)
+    pmf[0] = 1.0
+    acc = 1.0
+    for n in range(1, MAX_LI + 1):  # q^n by sequential products
+        acc = acc * q
+        pmf[n] = acc
+    cdf = pmf.copy()
+    for k in range(MAX_LI):
+        for n in range(k + 1, MAX_LI + 1):
+            t = math.floor(cdf[n] * TWO32 + 0.5)
+            out[n * (n - 1) // 2 + k] = np.uint64(min(t, TWO32))
+            pmf[n] = pmf[n] * ((n - k) / (k + 1)) * r
+            cdf[n] = cdf[n] + max(pmf[n], 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -454,6 +461,7 @@ class LiHop:
     N_PASSES = N_PASSES
     PARAMETERS = PARAMETERS
     COUNTERS = ()
+    SELF_CAPPED = True  #: caps its own per-pass probability; the step control ignores its rate
 
     def __post_init__(self):
         if len(self.diffusivity_prefactor_m2_per_s) != N_MEDIA or len(self.activation_energy_kJ_per_mol) != N_MEDIA:

@@ -153,8 +153,8 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
         else:
             i = rest * nx + c
         j = i + stride
-        if pf[i] == PORE and pf[j] == PORE:
-            continue
+        if _release_index(pf[i]) < 0 and _release_index(pf[j]) < 0:
+            continue  # no source in the pair: nothing to release or wet
         r = draw4(seed, step, pass_, i, STREAM)[0]
         a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, r)
         from_lioh += a
@@ -200,10 +200,10 @@ class LiSource:
         return {"LiOH": arrhenius_per_s(*self.lioh_release, T_C), "melt": arrhenius_per_s(*self.melt_release, T_C),
                 "Li2CO3": arrhenius_per_s(*self.li2co3_release, T_C)}
 
-    def max_rate_per_s(self, T_C: float) -> float:
-        rates = [arrhenius_per_s(*self.hydrate, T_C), arrhenius_per_s(*self.wetting, T_C) if T_C >= self.melting_point_C else 0.0]
-        rates += [r for name, r in self.release_rate_per_s(T_C).items() if name != "melt" or T_C >= self.melting_point_C]
-        return max(rates)
+    def consumption_rates_per_s(self, T_C: float) -> dict[int, float]:
+        """{parent phase: first-order rate (1/s)}: the hydrate. Wetting and release move Li
+        between neighbours (fluxes, exact for any dt), so they compete with nothing."""
+        return {int(Phase.LIOH_H2O): arrhenius_per_s(*self.hydrate, T_C)}
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
         """uint64 (9,): hydrate, melted flag, wetting, then (whole, frac) release per source phase."""

@@ -94,8 +94,10 @@ class Lithiation:
         """(topotactic, rock-salt) rate constants in 1/s."""
         return arrhenius_per_s(*self.topotactic, T_C), arrhenius_per_s(*self.rock_salt, T_C)
 
-    def max_rate_per_s(self, T_C: float) -> float:
-        return max(self.rates_per_s(T_C))
+    def consumption_rates_per_s(self, T_C: float) -> dict[int, float]:
+        """{parent phase: first-order rate (1/s)}: hydroxide (topotactic), rock salt."""
+        k_topo, k_rs = self.rates_per_s(T_C)
+        return {int(Phase.HYDROXIDE): k_topo, int(Phase.ROCK_SALT): k_rs}
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
         """uint64 (2,): firing thresholds of the topotactic and rock-salt routes."""

@@ -1,0 +1,676 @@
+"""Sintering and densification: pore/solid exchange and consolidation of partly filled voxels.
+
+The reference idea is SPPARKS' sinter app (pores migrate by pore/grain site exchanges driven
+by the change in unlike-neighbour count). Here every voxel carries a solid *fill*, so the same
+energy also drives the consolidation of nanoporous voxels (dehydrated rock salt, fill 0.47).
+docs/sintering.md is the long form of this docstring, with the test results and timings.
+
+Fill in integer units. A voxel's solid fill f = F / F_FULL with F = tm * w(phase) for the TM
+phases, w = round(10 V_m / (cm^3/mol)) = 235 (TM(OH)2), 110 (rock salt), 204 (layered), and
+F_FULL = 64 * 235 = 15040 (a voxel of dense TM(OH)2: f = 1). PORE: F = 0. Every other phase
+(Li sources, melt) is *neutral*: F = F_FULL / 2, which makes its contacts cost the same
+whatever the neighbour holds, so it exerts no force; it never moves in this event.
+
+Energy (units of J, the solid/pore contact energy; lattice_kT is in the same units):
+
+    E = sum over unordered 26-neighbour pairs {a, b} in the box of
+        f_a + f_b - c_ab f_a f_b,     c_ab = 2 - w_gb [a, b TM, grains > 0 and different]
+
+For fills 0 or 1 this is exactly J x (number of solid-pore contacts) + w_gb J x (number of
+contacts between different grains): SPPARKS' unlike-neighbour count (w_gb = 1 there). For
+partial fills it is a lattice gas with sub-voxel occupancy: a nanoporous voxel has "inner
+surface", and moving matter from a voxel toward a neighbour with a denser 26-neighbourhood
+lowers E. w_gb = grain_boundary_energy (gamma_gb / gamma_sv), quantised to 1/8. Neighbours
+outside the box do not exist (no contact, no energy).
+
+Moves, for one face pair (i, j = i + e_axis), i the lower voxel:
+
+* swap: one voxel PORE, the other TM solid -> all six fields are exchanged (the solid voxel
+  moves whole, with grain, Li, disorder and flags).
+* transfer (consolidation): both TM solid of the same phase, at least one below its dense
+  quanta n_d(phase) = `kmc.state.dense_quanta_per_voxel` (136 rock salt, 73 layered, 64
+  hydroxide). Donor d = i if bit 0 of r2 is 0 else j, receiver r the other (unbiased
+  proposal); q = min(tm_d, n_d - tm_r) TM quanta move d -> r, so the receiver never exceeds
+  fill 1. Li moves with the TM in proportion: li_q = floor(li_d q / tm_d) (all of it when the
+  donor empties); refused if li_r + li_q > 255. Receiver disorder becomes the TM-weighted mean
+  (rounded half up); receiver phase, grain and flags stay. A donor left with tm = 0 becomes
+  PORE (grain 0, li 0, disorder 0) and ORs its flags into the receiver (the W stays with the
+  solid). q = 0 is no move.
+* anything else (pore/pore, solid/solid of different phases or both dense, anything with a
+  neutral voxel) is no move and draws no random number.
+
+Sub-steps and acceptance. A step of length dt at T makes k dt attempts per pair,
+k = nu exp(-Ea / RT), in n_sub = min(7, ceil(k dt / ln 2)) sub-steps; in each, every pair
+attempts with p_sub = 1 - exp(-k dt / n_sub) <= 1/2 (`substeps_and_probability`). Beyond
+7 ln 2 = 4.85 attempts per step p_sub stays 1/2 and the event is rate-capped (the loop should
+keep k dt <= 4.85; `max_rate_per_s` gives k). p_sub <= 1/2 keeps the dynamics random: with
+p -> 1 and Metropolis acceptance 1 at dE = 0, a lone pore would hop deterministically.
+With (r0, r1, r2, r3) = draw4(seed, step, 36 s + p, i, Stream.SINTERING) (s the sub-step, p
+the colour pass, i the lower voxel), the pair attempts when r0 < T_attempt = round(2^32 p_sub);
+the move is accepted when dE <= 0, else when r1 < T_B[min(floor(32 dE), L - 1)] with
+T_B[n] = round(2^32 exp(-n / (32 kT))) (`boltzmann_thresholds`, host-side, T_B[L - 1] = 0).
+dE is computed exactly in int64 (units J / (8 F_FULL^2)) and only then floored to J/32.
+
+Colouring (race-free and thread-order independent): a pair move reads the 26-neighbourhoods
+of both voxels, a 4 x 3 x 3 box, and writes its two voxels. Two pairs of one pass must not
+write into each other's box, i.e. they must be >= 3 apart along the pair axis or >= 2 apart
+along another axis. Pass (axis a, colour c), c = 0..11, takes the pairs whose lower voxel has
+coordinate u along a with u % 3 == c // 4, and the two other coordinates (in z, y, x order)
+with parities (c >> 1) & 1 and c & 1. 12 colours per axis is optimal (the 3 x 2 x 2 block of
+lower voxels is a clique of mutually conflicting pairs), so a sub-step is 36 passes, pass
+p = 12 a + c, axis a = 0, 1, 2 for z, y, x (as in li_hop). Sub-steps with step + s even run
+p = 0..35, odd ones p = 35..0: a pore can hop twice along an axis in one sub-step only in the
+order of the passes (probability O(p_sub^2)), and alternating the order cancels that drift.
+
+Physical time: each face pair attempts at rate k (1/s); one Monte Carlo step (MCS, one
+attempt per pair) is 1/k seconds, and a step realises n_sub (-ln(1 - p_sub)) = k dt MCS
+(`Sintering.realised_mcs`).
+
+Conserved exactly: total tm and li, and the TM quanta of every phase (no phase changes; a
+transfer stays within one phase); no TM voxel exceeds n_d(phase) if it did not before.
+Not implemented: SPPARKS' vacancy annihilation at grain boundaries (a non-local column shift
+toward the surface); see docs/sintering.md for why and what it would change.
+
+Reach: pair (4 x 3 x 3 box): reads phase, tm, grain of the box; writes all six fields of the
+pair. Counters: ``sinter_swaps``, ``sinter_transfers`` and ``sinter_emptied`` (transfers that
+emptied their donor, i.e. new PORE voxels), all int.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from kmc.rng import Stream, draw4, probability_threshold
+from kmc.state import MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
+
+NAME = "sintering"
+STREAM = Stream.SINTERING
+REACH = "pair26"        #: face pair (i, i + e_axis): reads the 26-neighbourhoods of both, writes both
+PARAMETERS = {"prefactor": "1/s", "activation_energy": "kJ/mol", "lattice_kT": "J",
+              "grain_boundary_energy": "J"}
+N_COLOURS_PER_AXIS = 12
+N_PASSES = 3 * N_COLOURS_PER_AXIS
+ENERGY_STEPS_PER_J = 32   #: dE is floored to multiples of J / 32 before the table look-up
+GB_STEPS_PER_J = 8        #: grain_boundary_energy is rounded to multiples of J / 8
+MAX_TABLE = 160 * ENERGY_STEPS_PER_J   #: |dE| < 160 J always (2 sites x 25 contacts x 3 J + bond)
+P_SUB_MAX = 0.5           #: largest attempt probability per pair and sub-step
+MCS_PER_SUBSTEP = math.log(2.0)   #: -ln(1 - P_SUB_MAX): attempts per pair a sub-step realises at most
+MAX_SUBSTEPS = 7          #: 7 x 36 = 252 Philox pass ids (of 256)
+
+_PORE = np.uint8(Phase.PORE)
+_TWO32 = 4294967296.0
+
+#: int64 (256,): w(phase) = 10 V_m (cm^3/mol) for TM phases, 0 otherwise (F = tm * w).
+_VOLW = np.zeros(256, dtype=np.int64)
+for _ph in TM_PHASES:
+    _w = 10.0 * MOLAR_VOLUME_CM3[_ph]
+    if abs(_w - round(_w)) > 1e-9:      # the integer energy needs V_m in 0.1 cm^3/mol steps
+        raise ValueError(f"molar volume of {_ph.name} must be a multiple of 0.1 cm^3/mol for sintering")
+    _VOLW[int(_ph)] = round(_w)
+F_FULL = 64 * int(_VOLW[int(Phase.HYDROXIDE)])    #: F of a dense TM(OH)2 voxel (fill 1) = 15040
+_F_FULL = np.int64(F_FULL)
+_DEN = np.int64(8) * _F_FULL * _F_FULL            #: dE numerator units per J
+
+#: int64 (256,): F of a neutral phase (F_FULL / 2), 0 for PORE and the TM phases.
+_NEUTRAL_F = np.full(256, F_FULL // 2, dtype=np.int64)
+_NEUTRAL_F[int(Phase.PORE)] = 0
+for _ph in TM_PHASES:
+    _NEUTRAL_F[int(_ph)] = 0
+
+#: uint8 (256,): 1 for TM phases.
+_IS_TM = np.zeros(256, dtype=np.uint8)
+_IS_TM[[int(p) for p in TM_PHASES]] = 1
+
+#: int64 (256,): dense quanta per voxel n_d(phase) for TM phases, 0 otherwise.
+_DENSE = np.zeros(256, dtype=np.int64)
+for _ph in TM_PHASES:
+    _DENSE[int(_ph)] = dense_quanta_per_voxel(_ph)
+
+#: (26, 3) int64: neighbour m's (dz, dy, dx), lexicographic over {-1,0,1}^3 without (0,0,0).
+NEIGHBOURS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                       if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+_DZ = NEIGHBOURS[:, 0].copy()
+_DY = NEIGHBOURS[:, 1].copy()
+_DX = NEIGHBOURS[:, 2].copy()
+
+
+def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
+    """int64 (26,): flat-index offset of neighbour m in a C-order (nz, ny, nx) array."""
+    _, ny, nx = shape
+    return (_DZ * (ny * nx) + _DY * nx + _DX).astype(np.int64)
+
+
+def fill_units(phase: np.ndarray, tm: np.ndarray) -> np.ndarray:
+    """int64, shape of ``phase``: F = f * F_FULL (the integer fill the energy uses)."""
+    return tm.astype(np.int64) * _VOLW[phase] + _NEUTRAL_F[phase]
+
+
+def gb_weight_steps(grain_boundary_energy: float) -> int:
+    """grain_boundary_energy (J) rounded to multiples of J/8, as the integer W in 0..16."""
+    return int(min(max(round(float(grain_boundary_energy) * GB_STEPS_PER_J), 0), 2 * GB_STEPS_PER_J))
+
+
+@functools.lru_cache(maxsize=64)
+def _boltzmann_cached(kT: float) -> np.ndarray:
+    if kT <= 0.0:
+        table = np.array([1 << 32, 0], dtype=np.uint64)
+    else:
+        values = []
+        for n in range(MAX_TABLE):
+            t = round(math.exp(-n / (ENERGY_STEPS_PER_J * kT)) * _TWO32)
+            values.append(t)
+            if t == 0:
+                break
+        values[-1] = 0
+        table = np.array(values, dtype=np.uint64)
+    table.setflags(write=False)
+    return table
+
+
+def boltzmann_thresholds(kT: float) -> np.ndarray:
+    """uint64 (L,): T_B[n] = round(2^32 exp(-n / (32 kT))), n = floor(32 dE / J).
+
+    A move with dE > 0 is accepted when a uint32 draw is < T_B[min(n, L - 1)]. The table
+    ends at its first zero (L <= MAX_TABLE, last entry forced to 0); kT <= 0 gives [2^32, 0]
+    (only dE <= 0 accepted; those never look the table up).
+    """
+    return _boltzmann_cached(float(kT))
+
+
+# ---------------------------------------------------------------------------------------------
+# the rule (numba); shared by the pass kernel and the test helper `move_delta_energy`
+
+@nb.njit(inline="always", cache=True)
+def _fval(phase, tm, k):
+    p = phase[k]
+    return np.int64(tm[k]) * _VOLW[p] + _NEUTRAL_F[p]
+
+
+@nb.njit(inline="always", cache=True)
+def _site_term(phase, tm, grain, s, partner, F_old, F_new, g_old, g_new, nz, ny, nx, offs, gbW):
+    """8 F_FULL^2 x (energy change of the contacts of site s, without the contact to partner),
+    when s goes from (F_old, g_old) to (F_new, g_new). int64."""
+    nxy = nx * ny
+    z = s // nxy
+    y = (s // nx) % ny
+    x = s % nx
+    interior = z >= 1 and z <= nz - 2 and y >= 1 and y <= ny - 2 and x >= 1 and x <= nx - 2
+    c_full = np.int64(2 * 8)
+    c_gb = np.int64(2 * 8 - gbW)
+    n = np.int64(0)
+    acc = np.int64(0)
+    for m in range(26):
+        if not interior:
+            zz = z + _DZ[m]
+            yy = y + _DY[m]
+            xx = x + _DX[m]
+            if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
+                continue
+        k = s + offs[m]
+        if k == partner:
+            continue
+        n += 1
+        Fk = _fval(phase, tm, k)
+        if Fk == 0:
+            continue
+        c_new = c_full
+        c_old = c_full
+        if gbW != 0 and _IS_TM[phase[k]] != 0:
+            gk = grain[k]
+            if gk > 0:
+                if g_new > 0 and g_new != gk:
+                    c_new = c_gb
+                if g_old > 0 and g_old != gk:
+                    c_old = c_gb
+        acc += Fk * (c_new * F_new - c_old * F_old)
+    return np.int64(8) * (F_new - F_old) * _F_FULL * n - acc
+
+
+@nb.njit(inline="always", cache=True)
+def _bond_c(ga, gb, both_tm, gbW):
+    if gbW != 0 and both_tm and ga > 0 and gb > 0 and ga != gb:
+        return np.int64(2 * 8 - gbW)
+    return np.int64(2 * 8)
+
+
+@nb.njit(inline="always", cache=True)
+def _delta_num(phase, tm, grain, a, b, Fa, Fb, ga, gb, Fa2, Fb2, ga2, gb2, ab_tm_before, ab_tm_after,
+               nz, ny, nx, offs, gbW):
+    """dE x 8 F_FULL^2 (int64) for a move that takes (a, b) from (Fa, ga), (Fb, gb) to
+    (Fa2, ga2), (Fb2, gb2); the a-b contact's f_a + f_b part is unchanged (volume conserved)."""
+    d = _site_term(phase, tm, grain, a, b, Fa, Fa2, ga, ga2, nz, ny, nx, offs, gbW)
+    d += _site_term(phase, tm, grain, b, a, Fb, Fb2, gb, gb2, nz, ny, nx, offs, gbW)
+    d += _bond_c(ga, gb, ab_tm_before, gbW) * Fa * Fb - _bond_c(ga2, gb2, ab_tm_after, gbW) * Fa2 * Fb2
+    return d
+
+
+@nb.njit(inline="always", cache=True)
+def _accept(num, r1, boltz):
+    if num <= 0:
+        return True
+    n = (num * np.int64(ENERGY_STEPS_PER_J)) // _DEN
+    n = min(n, np.int64(boltz.size - 1))
+    return np.uint64(r1) < boltz[n]
+
+
+@nb.njit(inline="always", cache=True)
+def _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
+    """The move the pair (i, j) would make, before acceptance.
+
+    Returns (kind, donor, receiver, q, li_q, num): kind 0 none, 1 swap (donor = the solid voxel,
+    receiver = the pore), 2 transfer of q TM and li_q Li quanta donor -> receiver; num is
+    dE x 8 F_FULL^2 (int64)."""
+    pi = phase[i]
+    pj = phase[j]
+    zero = np.int64(0)
+    if pi == _PORE and _IS_TM[pj] != 0:
+        s = j
+        p = i
+    elif pj == _PORE and _IS_TM[pi] != 0:
+        s = i
+        p = j
+    elif pi == pj and _IS_TM[pi] != 0:
+        dense = _DENSE[pi]
+        if np.int64(tm[i]) >= dense and np.int64(tm[j]) >= dense:
+            return 0, i, j, zero, zero, zero
+        if (r2 & np.uint32(1)) == 0:
+            d = i
+            r = j
+        else:
+            d = j
+            r = i
+        tm_d = np.int64(tm[d])
+        tm_r = np.int64(tm[r])
+        q = min(tm_d, dense - tm_r)
+        if q <= 0:
+            return 0, d, r, zero, zero, zero
+        li_d = np.int64(li[d])
+        li_q = li_d if q == tm_d else (li_d * q) // tm_d
+        if np.int64(li[r]) + li_q > 255:
+            return 0, d, r, zero, zero, zero
+        w = _VOLW[pi]
+        g_d = grain[d]
+        g_r = grain[r]
+        num = _delta_num(phase, tm, grain, d, r, tm_d * w, tm_r * w, g_d, g_r,
+                         (tm_d - q) * w, (tm_r + q) * w, g_d if q < tm_d else 0, g_r,
+                         True, q < tm_d, nz, ny, nx, offs, gbW)
+        return 2, d, r, q, li_q, num
+    else:
+        return 0, i, j, zero, zero, zero
+    F = _fval(phase, tm, s)
+    g = grain[s]
+    num = _delta_num(phase, tm, grain, s, p, F, zero, g, 0, zero, F, 0, g, False, False,
+                     nz, ny, nx, offs, gbW)
+    return 1, s, p, zero, zero, num
+
+
+@nb.njit(inline="always", cache=True)
+def _try_pair(phase, grain, li, tm, disorder, flags, i, j, pass_, seed, step, attempt_thr, boltz,
+              nz, ny, nx, offs, gbW):
+    """Attempt the move of pair (i, j); returns 0 nothing, 1 swap, 2 transfer, 3 transfer that
+    emptied its donor."""
+    pi = phase[i]
+    pj = phase[j]
+    # cheap screen (no random number for pairs that cannot move)
+    if pi == _PORE:
+        if _IS_TM[pj] == 0:
+            return 0
+    elif pj == _PORE:
+        if _IS_TM[pi] == 0:
+            return 0
+    elif pi != pj or _IS_TM[pi] == 0:   # noqa: SIM114 (kept apart: pore pairs vs solid pairs)
+        return 0
+    elif np.int64(tm[i]) >= _DENSE[pi] and np.int64(tm[j]) >= _DENSE[pi]:
+        return 0
+    r0, r1, r2, _r3 = draw4(seed, step, pass_, i, STREAM)
+    if np.uint64(r0) >= attempt_thr:
+        return 0
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW)
+    if kind == 0 or not _accept(num, r1, boltz):
+        return 0
+    if kind == 1:
+        t8 = phase[d]
+        phase[d] = phase[r]
+        phase[r] = t8
+        t32 = grain[d]
+        grain[d] = grain[r]
+        grain[r] = t32
+        t8 = li[d]
+        li[d] = li[r]
+        li[r] = t8
+        t8 = tm[d]
+        tm[d] = tm[r]
+        tm[r] = t8
+        t8 = disorder[d]
+        disorder[d] = disorder[r]
+        disorder[r] = t8
+        t8 = flags[d]
+        flags[d] = flags[r]
+        flags[r] = t8
+        return 1
+    tm_d = np.int64(tm[d])
+    tm_r = np.int64(tm[r])
+    tot = tm_r + q
+    disorder[r] = np.uint8((np.int64(disorder[r]) * tm_r + np.int64(disorder[d]) * q + tot // 2) // tot)
+    tm[r] = np.uint8(tot)
+    li[r] = np.uint8(np.int64(li[r]) + li_q)
+    tm[d] = np.uint8(tm_d - q)
+    li[d] = np.uint8(np.int64(li[d]) - li_q)
+    if q == tm_d:
+        phase[d] = _PORE
+        grain[d] = 0
+        disorder[d] = 0
+        flags[r] = flags[r] | flags[d]
+        flags[d] = 0
+        return 3
+    return 2
+
+
+def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
+                  boltz, offs, gbW):
+    """One colour pass on flat C-order views of (nz, ny, nx) fields (modified in place).
+
+    pass_ = 12 axis + colour (axis 0, 1, 2 = z, y, x), 0..35, picks the pairs; key_pass
+    (= 36 substep + pass_) is the Philox pass id. Returns (swaps, transfers, emptied) int64.
+    """
+    axis = pass_ // 12
+    colour = pass_ % 12
+    o = colour // 4
+    p1 = (colour >> 1) & 1
+    p2 = colour & 1
+    nxy = nx * ny
+    if axis == 0:
+        sz, oz, ez = 3, o, nz - 1
+        sy, oy, ey = 2, p1, ny
+        sx, ox, ex = 2, p2, nx
+        stride = nxy
+    elif axis == 1:
+        sz, oz, ez = 2, p1, nz
+        sy, oy, ey = 3, o, ny - 1
+        sx, ox, ex = 2, p2, nx
+        stride = nx
+    else:
+        sz, oz, ez = 2, p1, nz
+        sy, oy, ey = 2, p2, ny
+        sx, ox, ex = 3, o, nx - 1
+        stride = 1
+    nzc = max(0, (ez - oz + sz - 1) // sz)
+    nyc = max(0, (ey - oy + sy - 1) // sy)
+    swaps = 0
+    transfers = 0
+    emptied = 0
+    for r in nb.prange(nzc * nyc):
+        z = oz + sz * (r // nyc)
+        y = oy + sy * (r % nyc)
+        row = (z * ny + y) * nx
+        for x in range(ox, ex, sx):
+            i = row + x
+            res = _try_pair(phase, grain, li, tm, disorder, flags, i, i + stride, key_pass, seed, step,
+                            attempt_thr, boltz, nz, ny, nx, offs, gbW)
+            if res == 1:
+                swaps += 1
+            elif res >= 2:
+                transfers += 1
+                if res == 3:
+                    emptied += 1
+    return swaps, transfers, emptied
+
+
+#: The pass, multi-threaded (prange) and single-threaded. Both give the same bits (the pairs of
+#: a pass are independent); the serial one avoids the thread start-up cost on small lattices.
+_pair_pass = nb.njit(parallel=True, cache=True)(_pair_pass_py)
+_pair_pass_serial = nb.njit(parallel=False, cache=True)(_pair_pass_py)
+PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
+
+
+def _pass_function(n_sites: int, parallel: bool | None):
+    if parallel is None:
+        parallel = n_sites >= PARALLEL_MIN_SITES
+    return _pair_pass if parallel else _pair_pass_serial
+
+
+@nb.njit(cache=True)
+def _delta_energy_num(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW)
+    return kind, d, r, q, li_q, num
+
+
+# ---------------------------------------------------------------------------------------------
+# host side
+
+def pass_order(step: int, substep: int = 0) -> range:
+    """Colour passes (0..35) in the order sub-step ``substep`` of step ``step`` runs them:
+    ascending when step + substep is even, descending when odd."""
+    return range(N_PASSES) if (step + substep) % 2 == 0 else range(N_PASSES - 1, -1, -1)
+
+
+def pass_pairs(shape: tuple[int, int, int], pass_id: int) -> np.ndarray:
+    """int64 (k, 2): the (i, j) flat indices of the pairs pass ``pass_id`` updates (tests, docs)."""
+    nz, ny, nx = shape
+    axis, colour = divmod(pass_id, N_COLOURS_PER_AXIS)
+    o, p1, p2 = colour // 4, (colour >> 1) & 1, colour & 1
+    z, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    coords = [z, y, x]
+    n = [nz, ny, nx]
+    other = [a for a in range(3) if a != axis]
+    sel = (coords[axis] % 3 == o) & (coords[axis] <= n[axis] - 2)
+    sel &= (coords[other[0]] % 2 == p1) & (coords[other[1]] % 2 == p2)
+    i = np.flatnonzero(sel.ravel())
+    stride = (ny * nx, nx, 1)[axis]
+    return np.stack([i, i + stride], axis=1).astype(np.int64)
+
+
+def _check_lattice(lattice) -> None:
+    lattice.check()
+    if lattice.phase.ndim != 3:
+        raise ValueError(f"sintering needs a 3-D lattice, got shape {lattice.shape}")
+
+
+def substeps_and_probability(mcs: float) -> tuple[int, float, bool]:
+    """Split ``mcs`` expected attempts per pair (k dt) into sub-steps.
+
+    Returns (n_sub, p_sub, capped): n_sub = min(MAX_SUBSTEPS, ceil(mcs / ln 2)) sub-steps, each
+    with attempt probability p_sub = 1 - exp(-mcs / n_sub) <= P_SUB_MAX = 1/2; when mcs exceeds
+    MAX_SUBSTEPS ln 2 (= 4.85) p_sub stays at 1/2 and ``capped`` is True (the step realises
+    4.85 attempts per pair, fewer than k dt).
+    """
+    mcs = max(float(mcs), 0.0)
+    if mcs == 0.0:
+        return 1, 0.0, False
+    n_sub = min(MAX_SUBSTEPS, max(1, math.ceil(mcs / MCS_PER_SUBSTEP)))
+    p = -math.expm1(-mcs / n_sub)
+    if p > P_SUB_MAX:
+        return n_sub, P_SUB_MAX, True
+    return n_sub, p, False
+
+
+def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: np.ndarray, gbW: int,
+              parallel: bool | None) -> dict[str, int]:
+    out = {"sinter_swaps": 0, "sinter_transfers": 0, "sinter_emptied": 0}
+    if thr == 0:
+        return out
+    if not 1 <= n_sub <= MAX_SUBSTEPS:
+        raise ValueError(f"sintering: 1..{MAX_SUBSTEPS} sub-steps per step, got {n_sub}")
+    _check_lattice(lattice)
+    nz, ny, nx = lattice.shape
+    flat = [lattice.phase.reshape(-1), lattice.grain.reshape(-1), lattice.li.reshape(-1),
+            lattice.tm.reshape(-1), lattice.disorder.reshape(-1), lattice.flags.reshape(-1)]
+    offs = neighbour_offsets(lattice.shape)
+    boltz = np.ascontiguousarray(boltz, dtype=np.uint64)
+    run_pass = _pass_function(lattice.phase.size, parallel)
+    seed_u, step_u, gb, thr_u = np.uint64(seed), np.uint64(step), np.int64(gbW), np.uint64(thr)
+    for sub in range(n_sub):
+        for p in pass_order(step, sub):
+            s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb)
+            out["sinter_swaps"] += int(s)
+            out["sinter_transfers"] += int(t)
+            out["sinter_emptied"] += int(e)
+    return out
+
+
+def sinter_step(lattice, seed: int, step: int, attempt_threshold, kT: float,
+                grain_boundary_energy: float = 0.5, substeps: int = 1,
+                parallel: bool | None = None) -> dict[str, int]:
+    """One step (``substeps`` x 36 colour passes) of the sintering rule on ``lattice`` (in place).
+
+    lattice: `kmc.state.Lattice`, C-contiguous (nz, ny, nx) fields of the standard dtypes.
+    attempt_threshold: uint64 in [0, 2^32], the per-pair attempt threshold of one sub-step
+    (`kmc.rng.probability_threshold` of p_sub); kT: lattice temperature in units of J;
+    grain_boundary_energy: gamma_gb / gamma_sv in units of J (rounded to J/8); substeps: 1..7;
+    parallel: use the prange pass (None: when the lattice has >= PARALLEL_MIN_SITES voxels;
+    the bits are the same either way).
+    Returns the counters {sinter_swaps, sinter_transfers, sinter_emptied} (int).
+    """
+    return _run_step(lattice, seed, step, np.uint64(attempt_threshold), int(substeps), boltzmann_thresholds(kT),
+                     gb_weight_steps(grain_boundary_energy), parallel)
+
+
+def move_delta_energy(lattice, i: int, j: int, donor_bit: int = 0,
+                      grain_boundary_energy: float = 0.5) -> tuple[int, int, int, int, int, float]:
+    """The move pair (i, j) would propose and its dE in units of J (exact float of the int64).
+
+    i, j: flat indices of face neighbours. donor_bit: bit 0 of r2 (transfer direction).
+    Returns (kind, donor, receiver, q, li_q, dE_J): kind 0 none, 1 swap, 2 transfer.
+    For tests and for checking other backends.
+    """
+    _check_lattice(lattice)
+    nz, ny, nx = lattice.shape
+    kind, d, r, q, li_q, num = _delta_energy_num(
+        lattice.phase.reshape(-1), lattice.grain.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1),
+        np.int64(i), np.int64(j), np.uint32(donor_bit), nz, ny, nx, neighbour_offsets(lattice.shape),
+        np.int64(gb_weight_steps(grain_boundary_energy)))
+    return int(kind), int(d), int(r), int(q), int(li_q), float(num) / float(_DEN)
+
+
+def total_energy(lattice, grain_boundary_energy: float = 0.5) -> float:
+    """E in units of J (module docstring), summed over all 26-neighbour contacts in the box (numpy)."""
+    F = fill_units(lattice.phase, lattice.tm).astype(np.float64) / F_FULL
+    tm = _IS_TM[lattice.phase].astype(bool)
+    g = lattice.grain
+    w = gb_weight_steps(grain_boundary_energy) / GB_STEPS_PER_J
+    nz, ny, nx = lattice.shape
+    E = 0.0
+    for dz, dy, dx in NEIGHBOURS[13:]:      # the 13 half-space offsets: each contact once
+        a = (slice(0, nz - dz) if dz >= 0 else slice(-dz, nz), slice(max(0, -dy), ny - max(0, dy)),
+             slice(max(0, -dx), nx - max(0, dx)))
+        b = (slice(dz, nz) if dz >= 0 else slice(0, nz + dz), slice(max(0, dy), ny + min(0, dy)),
+             slice(max(0, dx), nx + min(0, dx)))
+        fa, fb = F[a], F[b]
+        unlike = tm[a] & tm[b] & (g[a] > 0) & (g[b] > 0) & (g[a] != g[b])
+        c = 2.0 - w * unlike
+        E += float((fa + fb - c * fa * fb).sum())
+    return E
+
+
+def pore_solid_faces(lattice) -> int:
+    """Number of face (6-neighbour) contacts between a PORE voxel and a TM voxel (int)."""
+    pore = lattice.phase == _PORE
+    tm = _IS_TM[lattice.phase].astype(bool)
+    n = 0
+    for ax in range(3):
+        a = [slice(None)] * 3
+        b = [slice(None)] * 3
+        a[ax], b[ax] = slice(0, -1), slice(1, None)
+        a, b = tuple(a), tuple(b)
+        n += int((pore[a] & tm[b]).sum() + (tm[a] & pore[b]).sum())
+    return n
+
+
+@dataclass(frozen=True)
+class Sintering:
+    """Pore/solid exchange and consolidation (rule in the module docstring).
+
+    prefactor_per_s: attempt-frequency prefactor nu per face pair (1/s);
+    activation_energy_kJ_per_mol: Ea of the attempt rate (kJ/mol);
+    lattice_kT: Metropolis temperature in units of J, the solid/pore contact energy;
+    grain_boundary_energy: gamma_gb / gamma_sv in units of J, in [0, 2], rounded to J/8.
+    """
+
+    prefactor_per_s: float
+    activation_energy_kJ_per_mol: float
+    lattice_kT: float = 2.0
+    grain_boundary_energy: float = 0.5
+
+    NAME = NAME
+    STREAM = STREAM
+    REACH = REACH
+    PARAMETERS = PARAMETERS
+    N_PASSES = N_PASSES
+    COUNTERS = ("sinter_swaps", "sinter_transfers", "sinter_emptied")
+
+    def __post_init__(self):
+        if not self.prefactor_per_s >= 0.0:
+            raise ValueError(f"sintering prefactor must be >= 0 1/s, got {self.prefactor_per_s}")
+        if not self.lattice_kT >= 0.0:
+            raise ValueError(f"sintering lattice_kT must be >= 0 J, got {self.lattice_kT}")
+        if not 0.0 <= self.grain_boundary_energy <= 2.0:
+            raise ValueError(f"sintering grain_boundary_energy must be in [0, 2] J, got {self.grain_boundary_energy}")
+
+    @classmethod
+    def from_params(cls, params) -> Sintering:
+        return cls(params.get(NAME, "prefactor", "1/s"), params.get(NAME, "activation_energy", "kJ/mol"),
+                   params.get(NAME, "lattice_kT", "J"), params.get(NAME, "grain_boundary_energy", "J"))
+
+    def rate_per_s(self, T_C: float) -> float:
+        """Attempt rate per face pair, k = nu exp(-Ea / RT), in 1/s (= Monte Carlo steps per s)."""
+        from kmc.events import arrhenius_per_s
+
+        return arrhenius_per_s(self.prefactor_per_s, self.activation_energy_kJ_per_mol, T_C)
+
+    def probability(self, T_C: float, dt_s: float) -> float:
+        """Probability that a pair attempts at least once within dt at T: 1 - exp(-k dt)."""
+        return -math.expm1(-self.rate_per_s(T_C) * dt_s)
+
+    def mcs(self, T_C: float, dt_s: float) -> float:
+        """Expected Monte Carlo steps (attempts per pair) in dt at T: k dt."""
+        return self.rate_per_s(T_C) * dt_s
+
+    def substeps(self, T_C: float, dt_s: float) -> tuple[int, float, bool]:
+        """(n_sub, p_sub, capped) for a step of dt at T; see `substeps_and_probability`."""
+        return substeps_and_probability(self.mcs(T_C, dt_s))
+
+    def realised_mcs(self, T_C: float, dt_s: float) -> float:
+        """Attempts per pair the step actually makes: n_sub (-ln(1 - p_sub)); = k dt unless capped."""
+        n_sub, p, _ = self.substeps(T_C, dt_s)
+        return n_sub * -math.log1p(-p)
+
+    def max_rate_per_s(self, T_C: float) -> float:
+        """The fastest per-pair attempt rate k at T (1/s), for the step-size control: steps with
+        k dt <= 7 ln 2 = 4.85 are exact, longer ones are rate-capped (`substeps`)."""
+        return self.rate_per_s(T_C)
+
+    def boltzmann_thresholds(self) -> np.ndarray:
+        """uint64 (L,) acceptance table for this event's lattice_kT."""
+        return boltzmann_thresholds(self.lattice_kT)
+
+    def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
+        """uint64 (2 + L,): [T_attempt, n_sub, T_B[0..L-1]] for a step of dt at T.
+
+        T_attempt = round(2^32 p_sub) per pair and sub-step, n_sub sub-steps (`substeps`), T_B the
+        Metropolis table. All zeros when T_attempt is 0 (nothing can happen: the loop skips the event).
+        """
+        n_sub, p, _ = self.substeps(T_C, dt_s)
+        attempt = probability_threshold(p)
+        table = self.boltzmann_thresholds()
+        out = np.zeros(2 + table.size, dtype=np.uint64)
+        if attempt > 0:
+            out[0] = attempt
+            out[1] = n_sub
+            out[2:] = table
+        return out
+
+    def cpu_pass(self, lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
+        """The n_sub x 36 colour passes of one step on ``lattice`` (all six fields changed in place).
+
+        thresholds: uint64 (2 + L,) from `thresholds`. Returns the COUNTERS (int).
+        """
+        thresholds = np.asarray(thresholds, dtype=np.uint64)
+        if thresholds.size < 3 or thresholds[0] == 0:
+            return dict.fromkeys(self.COUNTERS, 0)
+        return _run_step(lattice, seed, step, thresholds[0], int(thresholds[1]), thresholds[2:],
+                         gb_weight_steps(self.grain_boundary_energy), None)
