@@ -39,5 +39,8 @@ class Observer:
         row["li_total_q"] = float(li_total)
         row["tm_total_q"] = tm_total
         for name, value in counters.items():
-            row[f"{name.removesuffix('_q')}_released_mol"] = value * self.quantum_mol
+            if name.endswith("_q"):  # gas released (or Li given away by a source), in quanta
+                row[f"{name.removesuffix('_q')}_released_mol"] = value * self.quantum_mol
+            else:                    # an event's cumulative count of what it did
+                row[name] = float(value)
         return row

@@ -26,6 +26,7 @@ steps an uninterrupted one would, and ends with the same bits.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import shutil
 from pathlib import Path
@@ -176,13 +177,11 @@ class Simulation:
         piece = self.program.piece_at(t)
         if piece.rate_C_per_s != 0:
             dt = min(dt, num.max_dT_C / abs(piece.rate_C_per_s))
-        k_max = self._limiting_rate_per_s(max(self.program.T_C(t), self.program.T_C(t + dt)))
-        if k_max > 0:
-            dt = min(dt, num.max_event_probability / k_max)
+        dt = min(dt, self._longest_accurate_dt_s(max(self.program.T_C(t), self.program.T_C(t + dt))))
         return next_stop if t + dt >= next_stop else t + dt
 
-    def _limiting_rate_per_s(self, T_C: float) -> float:
-        """The rate (1/s) that bounds dt at T.
+    def _longest_accurate_dt_s(self, T_C: float) -> float:
+        """The longest step (s) the events resolve at T.
 
         A first-order transformation alone is exact at any dt (p = 1 - exp(-k dt)). Events
         applied one after the other that compete for the same parent phase split it between
@@ -192,19 +191,23 @@ class Simulation:
         (`max_rate_per_s`) count always: their attempt probability per step must stay small
         for their clock to be physical time.
         """
+        p_max = self.cfg.numerics.max_event_probability
         present = np.bincount(self.lattice.phase.reshape(-1), minlength=256) > 0
         by_phase: dict[int, list[float]] = {}
-        k_max = 0.0
+        dt = math.inf
         for ev in self.events:
             if hasattr(ev, "consumption_rates_per_s"):
                 for phase, k in ev.consumption_rates_per_s(T_C).items():
                     by_phase.setdefault(phase, []).append(k)
             elif not getattr(ev, "SELF_CAPPED", False):
-                k_max = max(k_max, ev.max_rate_per_s(T_C))
+                k = ev.max_rate_per_s(T_C)
+                if k > 0:
+                    dt = min(dt, getattr(ev, "MAX_ATTEMPTS_PER_STEP", p_max) / k)
         for phase, rates in by_phase.items():
-            if len(rates) > 1 and present[phase]:
-                k_max = max(k_max, sum(rates) - max(rates))
-        return k_max
+            k = sum(rates) - max(rates)
+            if k > 0 and present[phase]:
+                dt = min(dt, p_max / k)
+        return dt
 
     def _step(self, t: float, t_new: float) -> None:
         dt = t_new - t

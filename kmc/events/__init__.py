@@ -9,7 +9,8 @@ An event module provides a frozen class with
   ``consumption_rates_per_s(T_C) -> {parent phase: rate}`` for first-order transformations
   (exact at any dt unless two events consume the same phase), or
   ``max_rate_per_s(T_C)``, the attempt rate of a Monte Carlo event whose time mapping needs a
-  small probability per step, or ``SELF_CAPPED = True`` (it caps its own probability),
+  small probability per step (or at most ``MAX_ATTEMPTS_PER_STEP`` attempts, if it declares
+  how many one step realises exactly), or ``SELF_CAPPED = True`` (it caps itself),
 - ``thresholds(T_C, dt_s) -> uint64 array``: the integer firing thresholds for one step
   (probabilities turned into integers on the host, so backends compare integers only),
 - ``cpu_pass(lattice, seed, step, thresholds) -> dict[counter name, int]``: the numba rule.
@@ -27,6 +28,9 @@ from kmc.events.dehydration import Dehydration
 from kmc.events.li_hop import LiHop, capacity_tables
 from kmc.events.li_source import LiSource
 from kmc.events.lithiation import Lithiation
+from kmc.events.nucleation import Nucleation
+from kmc.events.ordering import Ordering
+from kmc.events.sintering import Sintering
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ class EventContext:
 def build_events(params, ctx: EventContext) -> tuple:
     """The events of a run, in the order they act within a step:
 
-    Li supply (source) -> Li transport (hops) -> lithiation -> dehydration.
+    Li supply (source) -> Li transport (hops) -> lithiation -> dehydration ->
+    recrystallisation (nucleation and growth of layered grains) -> cation ordering -> sintering.
     """
     hop = LiHop.from_params(params, voxel_nm=ctx.voxel_nm, max_hop_probability=ctx.max_hop_probability)
     cap_base, cap_per_tm = capacity_tables(hop.capacity_excess_q)
@@ -55,4 +60,7 @@ def build_events(params, ctx: EventContext) -> tuple:
         hop,
         Lithiation.from_params(params),
         Dehydration.from_params(params),
+        Nucleation.from_params(params, n_precursor_grains=ctx.n_precursor_grains, voxel_nm=ctx.voxel_nm),
+        Ordering.from_params(params),
+        Sintering.from_params(params),
     )

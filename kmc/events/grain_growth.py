@@ -381,10 +381,12 @@ def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: in
     boltz = np.array(boltzmann, dtype=np.uint64, copy=True)    # writable: one compiled specialisation
     if boltz.shape != (27,):
         raise ValueError(f"boltzmann table: uint64 (27,) expected, got {boltz.shape}")
+    thr = np.uint64(attempt_threshold)
+    if thr == 0:                            # no site attempts: nothing can change
+        return 0
     nz, ny, nx = grain.shape
     g, p, f = grain.reshape(-1), phase.reshape(-1), flags.reshape(-1)
     offs = neighbour_offsets(grain.shape)
-    thr = np.uint64(attempt_threshold)
     seed_u, step_u = np.uint64(seed), np.uint64(step)
     n_chunks = max(1, min(MAX_CHUNKS, ((nz + 1) // 2) * ((ny + 1) // 2)))
     width = nx // 2 + 1
@@ -410,6 +412,7 @@ class GrainGrowth:
     Thresholds for one step, uint64 (28,): [0] the attempt threshold T_attempt, [1 + dE] the
     acceptance threshold T_B[dE] for dE = 0..26 (constant in time; shipped with the attempt
     threshold so that a backend receives every integer it compares against from the host).
+    All zero when T_attempt = 0 (cold): no site attempts, and the loop skips the event.
     """
 
     prefactor_per_s: float
@@ -455,10 +458,12 @@ class GrainGrowth:
         return boltzmann_thresholds(self.lattice_kT)
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
-        """uint64 (28,): [attempt threshold for dt at T, T_B[0..26]] (class docstring)."""
-        out = np.empty(self.N_THRESHOLDS, dtype=np.uint64)
+        """uint64 (28,): [attempt threshold for dt at T, T_B[0..26]] (class docstring); all
+        zero when no site can attempt (T_attempt = 0), so that the loop skips the event."""
+        out = np.zeros(self.N_THRESHOLDS, dtype=np.uint64)
         out[0] = probability_threshold(self.probability(T_C, dt_s))
-        out[1:] = self.boltzmann_thresholds()
+        if out[0] > 0:
+            out[1:] = self.boltzmann_thresholds()
         return out
 
     def cpu_pass(self, lattice, seed: int, step: int, thresholds) -> dict[str, int]:
@@ -467,6 +472,8 @@ class GrainGrowth:
         thresholds: the uint64 (28,) array of `thresholds`, or a bare attempt threshold
         (then the acceptance table comes from lattice_kT)."""
         thr = np.asarray(thresholds, dtype=np.uint64)
+        if thr.reshape(-1)[0] == 0:         # no site attempts in this step
+            return {"gg_flips": 0}
         if thr.ndim == 0 or thr.size == 1:
             flips = potts_step(lattice.grain, lattice.phase, lattice.flags, seed, step, thr.reshape(-1)[0],
                                kT=self.lattice_kT)

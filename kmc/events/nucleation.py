@@ -29,17 +29,21 @@ thresholds are host-computed probabilities, `kmc.rng.probability_threshold`):
    T_nuc = thr(nucleus_density) at step ``saturation_step`` only (``mode="site_saturated"``,
    all nuclei at t = 0).
 2. Growth ticks, per grain: grain g advances its front by one voxel edge h at each of its
-   *ticks*. Grain g ticks in step s iff ((u_g + s PHI) mod 2^32) < T_tick, where
+   *ticks*; it makes G dt ticks in a step, G(T) = nu_g exp(-Ea_g/RT) in 1/s. A step is
+   sub-step 0, then n_full = floor(G dt) sub-steps (at most MAX_FULL_TICKS = 30) in which
+   every grain ticks; sub-step m uses the Philox passes 8 m + colour. In sub-step 0 grain g
+   ticks iff ((u_g + step PHI) mod 2^32) < T_frac = thr(frac(G dt)), where
    u_g = draw4(seed, 0, 255, s(g), Stream.NUCLEATION)[0] is a fixed random phase of the
-   grain, PHI = 2654435769 = round(2^32 (sqrt 5 - 1) / 2) (golden-ratio rotation) and
-   T_tick = thr(G dt), G(T) = nu_g exp(-Ea_g/RT) in 1/s. The ticks of a grain are a
-   low-discrepancy (Kronecker) sequence: over a window of n steps the count is the sum of
-   G dt up to an error that grows like log n (measured: worst 2.1 ticks over 50-500 steps,
-   3.5 over 50 000, rms 0.3-0.5), where an iid draw per step would give a Poisson count with
-   a random-walk error sqrt(G t) that biases the Avrami exponent (docs). So the front
-   velocity is v = G h, with no noise that grows with the grain.
-   G dt is capped at 1 (one voxel edge per step): `max_rate_per_s` reports G so the step
-   control keeps G dt < 1.
+   grain and PHI = 2654435769 = round(2^32 (sqrt 5 - 1) / 2) (golden-ratio rotation). These
+   fractional ticks are a low-discrepancy (Kronecker) sequence: over a window of n steps
+   their count is the sum of frac(G dt) up to an error that grows like log n (measured:
+   worst 2.1 ticks over 50-500 steps, 3.5 over 50 000, rms 0.3-0.5), where an iid draw per
+   step would give a Poisson count whose random-walk error sqrt(G t) biases the Avrami
+   exponent (docs). So the front velocity is v = G h, with no noise that grows with the
+   grain, for any dt up to 31 h per step; beyond that the front lags (it moves 31 h per
+   step). The event therefore does not limit dt (``SELF_CAPPED``). A full sub-step in which
+   nothing grew ends the step early (all grains ticked, so the next one could not grow
+   either).
 3. Growth, per unrecrystallised voxel i that did not nucleate: for each grain g that ticks in
    this step and has members among the 26 neighbours of i (3x3x3 Moore neighbourhood,
    in-box, not periodic), with D_i = |i - c_g|^2 and M = max |j - c_g|^2 over those members
@@ -57,8 +61,8 @@ thresholds are host-computed probabilities, `kmc.rng.probability_threshold`):
    ((r1 k) >> 32)-th of them (order of first appearance among the neighbours).
 
 Synchronous update: a voxel that nucleates or joins in a step is written as -g during the
-step and does not count as a member of g until the step ends (the final commit pass writes
-+g). So a front moves at most one voxel per tick, whatever the pass order. Colouring: site
+sub-step and does not count as a member of g until the sub-step ends (its commit pass
+writes +g). So a front moves exactly one voxel per tick, whatever the pass order. Colouring: site
 (z, y, x) has colour c = 4 (z % 2) + 2 (y % 2) + (x % 2); colour pass c updates the sites of
 colour c in parallel (no two are 26-neighbours, so no site is written while another thread
 reads it); c is the Philox pass index. Thread count, scheduling and backend cannot change a
@@ -68,7 +72,7 @@ Reach: reads ``phase`` and ``grain`` on the 26-neighbourhood, writes ``grain`` a
 no other field is touched. Counters: ``rx_nuclei`` (new grains), ``rx_grown`` (voxels that
 joined a grain), in voxels.
 
-Thresholds for one step, uint64 (2,): [0] T_nuc, [1] T_tick.
+Thresholds for one step, uint64 (3,): [0] T_nuc, [1] T_frac, [2] n_full.
 """
 
 from __future__ import annotations
@@ -86,11 +90,15 @@ from kmc.state import Phase
 NAME = "nucleation"
 STREAM = Stream.NUCLEATION
 REACH = "moore26"       #: reads the 26-neighbourhood (Chebyshev distance 1), writes the site
-PARAMETERS = {"prefactor": "1/s", "activation_energy": "kJ/mol",
-              "growth_prefactor": "1/s", "growth_activation_energy": "kJ/mol"}
+#: Physical, voxel-size independent entries: nucleation rate per volume and front velocity.
+PARAMETERS = {"nucleation_rate_prefactor": "1/(m^3 s)", "activation_energy": "kJ/mol",
+              "growth_velocity_prefactor": "m/s", "growth_activation_energy": "kJ/mol"}
 MODES = ("constant", "site_saturated")
 N_COLOURS = 8
-N_THRESHOLDS = 2
+N_THRESHOLDS = 3
+#: Full ticks per step at most (sub-step m uses Philox passes 8 m .. 8 m + 7 <= 247).
+MAX_FULL_TICKS = 30
+_ALWAYS = np.uint64(1 << 32)
 INT32_MAX = 2**31 - 1
 #: Philox pass index of the per-grain tick phase (the colour passes use 0..7).
 PHASE_PASS = 255
@@ -111,7 +119,7 @@ _U32 = np.uint64(0xFFFFFFFF)
 
 def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
     """int64 (26,): flat-index offset of neighbour k in a C-order (nz, ny, nx) array."""
-    nz, ny, nx = shape
+    _nz, ny, nx = shape
     return (_DZ * (ny * nx) + _DY * nx + _DX).astype(np.int64)
 
 
@@ -119,6 +127,8 @@ def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
 def _ticks(g, n_prec, n_sites, seed, step, thr_tick):
     """True if grain g ticks in this step (rule 2); grains whose id does not decode to a
     site (not made by this event) tick on the same schedule keyed by their id."""
+    if thr_tick >= _ALWAYS:
+        return True
     s = np.int64(g) - np.int64(n_prec) - 1
     if s < 0 or s >= n_sites:
         s = np.int64(g) & np.int64(0xFFFFFFFFFF)
@@ -175,17 +185,15 @@ def _eligible(phase, grain, i, x, y, z, k, nx, ny, nz, offs, interior, n_prec, n
         zz = z + _DZ[q]
         yy = y + _DY[q]
         xx = x + _DX[q]
-        if not interior:
-            if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
-                continue
+        if not interior and (zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx):
+            continue
         j = i + offs[q]
         if phase[j] != _LAYERED:
             continue
         gj = grain[j]
         dj = (zz - cz) * (zz - cz) + (yy - cy) * (yy - cy) + (xx - cx) * (xx - cx)
         if gj == g:
-            if dj > M:
-                M = dj
+            M = max(M, dj)
         elif gj <= n_prec and dj < D:    # (a negative id joined this step: unrecrystallised before)
             closer = True
     if (s < 0 or s >= n_sites) or not closer or _ceil_sqrt(D) <= _ceil_sqrt(M) + 1:
@@ -194,11 +202,12 @@ def _eligible(phase, grain, i, x, y, z, k, nx, ny, nz, offs, interior, n_prec, n
 
 
 @nb.njit(parallel=True, cache=True)
-def _colour_pass(phase, grain, nz, ny, nx, colour, seed, step, thr_nuc, thr_tick, n_prec, offs):
+def _colour_pass(phase, grain, nz, ny, nx, colour, pass_, seed, step, thr_nuc, thr_tick, n_prec, offs):
     """One colour pass of rules 1-3 (module docstring).
 
     phase uint8 (n,), grain int32 (n,): flat C-order views of (nz, ny, nx) fields; grain is
-    changed in place (new members written as -g). colour 0..7; thr_nuc, thr_tick uint64;
+    changed in place (new members written as -g). colour 0..7; pass_: Philox pass of the
+    voxel draws (8 m + colour in sub-step m); thr_nuc, thr_tick uint64;
     n_prec int64; offs int64 (26,). Returns (nuclei, grown), int64 voxel counts.
     """
     cz = colour >> 2
@@ -223,7 +232,7 @@ def _colour_pass(phase, grain, nz, ny, nx, colour, seed, step, thr_nuc, thr_tick
             drawn = False
             r1 = np.uint32(0)
             if thr_nuc != 0:
-                r0, r1, _r2, _r3 = draw4(seed, step, colour, i, STREAM)
+                r0, r1, _r2, _r3 = draw4(seed, step, pass_, i, STREAM)
                 drawn = True
                 if np.uint64(r0) < thr_nuc:
                     grain[i] = np.int32(-(base + i))
@@ -264,7 +273,7 @@ def _colour_pass(phase, grain, nz, ny, nx, colour, seed, step, thr_nuc, thr_tick
             if n_elig == 0:
                 continue
             if not drawn:
-                r1 = draw4(seed, step, colour, i, STREAM)[1]
+                r1 = draw4(seed, step, pass_, i, STREAM)[1]
             pick = np.int64((np.uint64(r1) * np.uint64(n_elig)) >> np.uint64(32))
             seen = 0
             last = np.int32(0)
@@ -300,11 +309,13 @@ def _commit(grain):
 
 def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: int, seed: int, step: int,
                     thresholds: np.ndarray, *, nucleate: bool = True) -> tuple[int, int]:
-    """One step (8 colour passes and the commit pass) on (nz, ny, nx) C-contiguous arrays.
+    """One step on (nz, ny, nx) C-contiguous arrays: sub-step 0 (nucleation and the fractional
+    tick), then up to n_full sub-steps in which every grain ticks; each sub-step is 8 colour
+    passes and a commit pass.
 
     phase uint8 is read; grain int32 is changed in place and must hold no negative id.
-    thresholds: uint64 (2,) = [T_nuc, T_tick] (module docstring); nucleate=False ignores
-    T_nuc. Returns (nuclei, grown): new grains and voxels that joined a grain (int).
+    thresholds: uint64 (3,) = [T_nuc, T_frac, n_full] (module docstring); nucleate=False
+    ignores T_nuc. Returns (nuclei, grown): new grains and voxels that joined a grain (int).
     """
     if phase.dtype != np.uint8 or grain.dtype != np.int32:
         raise TypeError(f"phase uint8 and grain int32 expected, got {phase.dtype}, {grain.dtype}")
@@ -322,16 +333,26 @@ def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: in
     nz, ny, nx = phase.shape
     p, g = phase.reshape(-1), grain.reshape(-1)
     offs = neighbour_offsets(phase.shape)
+    seed_u, step_u, n_prec_i = np.uint64(seed), np.uint64(step), np.int64(n_prec)
+
+    def sub_step(m, thr_nuc, thr_tick):
+        nuclei = grown = 0
+        for colour in range(N_COLOURS):
+            a, b = _colour_pass(p, g, nz, ny, nx, colour, 8 * m + colour, seed_u, step_u, thr_nuc, thr_tick,
+                                n_prec_i, offs)
+            nuclei += int(a)
+            grown += int(b)
+        if nuclei or grown:
+            _commit(g)
+        return nuclei, grown
+
     thr_nuc = np.uint64(thresholds[0]) if nucleate else np.uint64(0)
-    thr_tick = np.uint64(thresholds[1])
-    nuclei = grown = 0
-    for colour in range(N_COLOURS):
-        a, b = _colour_pass(p, g, nz, ny, nx, colour, np.uint64(seed), np.uint64(step), thr_nuc, thr_tick,
-                            np.int64(n_prec), offs)
-        nuclei += int(a)
-        grown += int(b)
-    if nuclei or grown:
-        _commit(g)
+    nuclei, grown = sub_step(0, thr_nuc, np.uint64(thresholds[1]))
+    for m in range(1, min(int(thresholds[2]), MAX_FULL_TICKS) + 1):
+        _, b = sub_step(m, np.uint64(0), _ALWAYS)
+        grown += b
+        if b == 0:      # every grain ticked and none grew: the state is final for this step
+            break
     return nuclei, grown
 
 
@@ -363,6 +384,7 @@ class Nucleation:
     REACH = REACH
     PARAMETERS = PARAMETERS
     COUNTERS = ("rx_nuclei", "rx_grown")
+    SELF_CAPPED = True  #: exact for any dt up to MAX_FULL_TICKS + 1 ticks per step; does not limit dt
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -373,12 +395,19 @@ class Nucleation:
             raise ValueError(f"n_precursor_grains must be >= 0, got {self.n_precursor_grains}")
 
     @classmethod
-    def from_params(cls, params, n_precursor_grains: int, **options) -> "Nucleation":
-        """From the parameter set section ``nucleation``; options: mode, nucleus_density, saturation_step."""
+    def from_params(cls, params, n_precursor_grains: int, voxel_nm: float, **options) -> Nucleation:
+        """From the parameter set section ``nucleation`` for voxels of edge ``voxel_nm`` (nm).
+
+        The file holds the nucleation rate per volume (1/(m^3 s)) and the front velocity (m/s);
+        per voxel they are I = I_v h^3 and G = v / h, so the physics does not depend on h.
+        Options: mode, nucleus_density, saturation_step.
+        """
+        h_m = voxel_nm * 1e-9
         return cls(int(n_precursor_grains),
-                   params.get(NAME, "prefactor", "1/s"), params.get(NAME, "activation_energy", "kJ/mol"),
-                   params.get(NAME, "growth_prefactor", "1/s"), params.get(NAME, "growth_activation_energy", "kJ/mol"),
-                   **options)
+                   params.get(NAME, "nucleation_rate_prefactor", "1/(m^3 s)") * h_m**3,
+                   params.get(NAME, "activation_energy", "kJ/mol"),
+                   params.get(NAME, "growth_velocity_prefactor", "m/s") / h_m,
+                   params.get(NAME, "growth_activation_energy", "kJ/mol"), **options)
 
     def nucleation_rate_per_s(self, T_C: float) -> float:
         """I(T) = nu_n exp(-Ea_n/RT), nucleation rate per unrecrystallised voxel in 1/s."""
@@ -389,19 +418,23 @@ class Nucleation:
         return arrhenius_per_s(self.growth_prefactor_per_s, self.growth_activation_energy_kJ_per_mol, T_C)
 
     def max_rate_per_s(self, T_C: float) -> float:
-        """The fastest rate at T in 1/s: max(I, G) (I only in constant mode). Keep G dt < 1."""
+        """max(I, G) in 1/s (I only in constant mode); informative, the event is SELF_CAPPED."""
         grow = self.growth_rate_per_s(T_C)
         return max(grow, self.nucleation_rate_per_s(T_C)) if self.mode == "constant" else grow
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
-        """uint64 (2,): [0] nucleation threshold thr(1 - exp(-I dt)) (site_saturated: thr(density),
-        applied by `cpu_pass` at ``saturation_step`` only); [1] tick threshold thr(min(G dt, 1))."""
+        """uint64 (3,): [0] nucleation threshold thr(1 - exp(-I dt)) (site_saturated: thr(density),
+        applied by `cpu_pass` at ``saturation_step`` only); [1] T_frac = thr(frac(G dt)), the
+        threshold of the fractional tick; [2] n_full = floor(G dt), capped at MAX_FULL_TICKS."""
         out = np.zeros(N_THRESHOLDS, dtype=np.uint64)
         if self.mode == "constant":
             out[0] = probability_threshold(-math.expm1(-self.nucleation_rate_per_s(T_C) * dt_s))
         else:
             out[0] = probability_threshold(self.nucleus_density)
-        out[1] = probability_threshold(self.growth_rate_per_s(T_C) * dt_s)
+        ticks = self.growth_rate_per_s(T_C) * dt_s
+        full = math.floor(ticks)
+        out[1] = probability_threshold(ticks - full)
+        out[2] = min(full, MAX_FULL_TICKS)
         return out
 
     def cpu_pass(self, lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:

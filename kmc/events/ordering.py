@@ -83,8 +83,7 @@ def _relax(phase, disorder, li, tm, w, E0, C, Emax, seed, step):
         l = np.uint64(li[i])
         if C != 0 and l < t:
             E = E0 + (C * (t - l)) // t
-        if E > Emax:
-            E = Emax
+        E = min(E, Emax)
         r0, r1, _r2, _r3 = draw4(seed, step, _PASS, i, STREAM)
         r48 = (np.uint64(r0) << np.uint64(16)) | (np.uint64(r1) >> np.uint64(16))
         d = np.uint64(disorder[i])
@@ -150,7 +149,7 @@ class Ordering:
             raise ValueError(f"li_deficiency_coefficient must be >= 0, got {self.li_deficiency_coefficient}")
 
     @classmethod
-    def from_params(cls, params) -> "Ordering":
+    def from_params(cls, params) -> Ordering:
         return cls(params.get(NAME, "prefactor", "1/s"), params.get(NAME, "activation_energy", "kJ/mol"),
                    params.get(NAME, "equilibrium_disorder", "1"), params.get(NAME, "li_deficiency_coefficient", "1"))
 

@@ -602,6 +602,8 @@ class Sintering:
     PARAMETERS = PARAMETERS
     N_PASSES = N_PASSES
     COUNTERS = ("sinter_swaps", "sinter_transfers", "sinter_emptied")
+    #: attempts per pair one step realises exactly through its sub-steps (7 ln 2)
+    MAX_ATTEMPTS_PER_STEP = MAX_SUBSTEPS * math.log(2.0)
 
     def __post_init__(self):
         if not self.prefactor_per_s >= 0.0:
