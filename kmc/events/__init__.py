@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from kmc.events.arrhenius import arrhenius_per_s  # noqa: F401  (re-exported)
 from kmc.events.dehydration import Dehydration
+from kmc.events.grain_growth import GrainGrowth
 from kmc.events.li_hop import LiHop, capacity_tables
 from kmc.events.li_source import LiSource
 from kmc.events.lithiation import Lithiation
@@ -51,7 +52,8 @@ def build_events(params, ctx: EventContext) -> tuple:
     """The events of a run, in the order they act within a step:
 
     Li supply (source) -> Li transport (hops) -> lithiation -> dehydration ->
-    recrystallisation (nucleation and growth of layered grains) -> cation ordering -> sintering.
+    recrystallisation (nucleation and growth of layered grains) -> grain growth (Potts, with
+    Li-W-O pinning) -> cation ordering -> sintering.
     """
     hop = LiHop.from_params(params, voxel_nm=ctx.voxel_nm, max_hop_probability=ctx.max_hop_probability)
     cap_base, cap_per_tm = capacity_tables(hop.capacity_excess_q)
@@ -61,6 +63,7 @@ def build_events(params, ctx: EventContext) -> tuple:
         Lithiation.from_params(params),
         Dehydration.from_params(params),
         Nucleation.from_params(params, n_precursor_grains=ctx.n_precursor_grains, voxel_nm=ctx.voxel_nm),
+        GrainGrowth.from_params(params, voxel_nm=ctx.voxel_nm, n_precursor_grains=ctx.n_precursor_grains),
         Ordering.from_params(params),
         Sintering.from_params(params),
     )

@@ -58,10 +58,17 @@ from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import TM_PHASES, Flag
 
+INT32_MAX = 2**31 - 1
+#: Measured Potts law on this lattice at lattice_kT = 1: R^2 - R0^2 = 0.23 voxel^2 per MCS
+#: (docs/grain_growth.md); turns the physical parabolic rate constant into attempts per second.
+PARABOLIC_VOXEL2_PER_MCS = 0.23
+
 NAME = "grain_growth"
 STREAM = Stream.GRAIN_GROWTH
 REACH = "moore26"       #: reads the 26-neighbourhood (Chebyshev distance 1), writes the site
-PARAMETERS = {"prefactor": "1/s", "activation_energy": "kJ/mol", "lattice_kT": "J"}
+#: Physical, voxel-size independent: the parabolic rate constant K = K0 exp(-Ea/RT) of
+#: R^2 - R0^2 = K t; attempts per site per second = K / (0.23 h^2).
+PARAMETERS = {"parabolic_rate_prefactor": "nm^2/s", "activation_energy": "kJ/mol", "lattice_kT": "J"}
 N_COLOURS = 8
 #: Lattice temperature (units of J) chosen in docs/grain_growth.md; used when none is given.
 DEFAULT_LATTICE_KT = 1.0
@@ -179,7 +186,7 @@ def _energy_change_general(grain, i, g, gp, x, y, z, nx, ny, nz, offs):
 
 
 @nb.njit(inline="always", cache=True)
-def _site_general(grain, phase, flags, i, x, y, z, nx, ny, nz, offs, colour, seed, step, attempt_thr, boltz):
+def _site_general(grain, phase, flags, i, x, y, z, nx, ny, nz, offs, colour, seed, step, attempt_thr, boltz, n_pre):
     """The rule at any site, with bounds checks (box faces). Returns 1 if it flipped, else 0."""
     g = grain[i]
     if g <= 0 or _TAKES_PART[phase[i]] == 0:
@@ -198,7 +205,7 @@ def _site_general(grain, phase, flags, i, x, y, z, nx, ny, nz, offs, colour, see
     if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
         return 0
     gp = grain[i + offs[k]]
-    if gp == g or gp <= 0:
+    if gp == g or gp <= 0 or (g > n_pre) != (gp > n_pre):
         return 0
     dE = _energy_change_general(grain, i, g, gp, x, y, z, nx, ny, nz, offs)
     if dE > 0 and np.uint64(r2) >= boltz[dE]:
@@ -253,14 +260,15 @@ def _draw_lanes(cand, row, m, c0, c1, c2, c3, seed, step, colour):
 
 @nb.njit(parallel=True, cache=True)
 def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_thr, boltz, offs,
-                 scratch_x, scratch_r):
+                 scratch_x, scratch_r, n_pre):
     """One colour pass. grain int32 (n,), phase/flags uint8 (n,) flat C-order views of
     (nz, ny, nx) fields; grain is modified in place. colour 0..7; attempt_thr uint64 in
     [0, 2^32]; boltz uint64 (27,); offs int64 (26,) flat neighbour offsets. Scratch (no
     allocation in the kernel): scratch_x int64 (n_chunks, w), scratch_r uint64
     (n_chunks, 4, w), w >= nx // 2 + 1; the rows of the pass are split into n_chunks
     contiguous chunks, one scratch row each (the split does not change the result).
-    Returns the number of sites that changed grain (int64)."""
+    n_pre: grains with ids <= n_pre (precursor) and > n_pre (recrystallised) never exchange
+    sites. Returns the number of sites that changed grain (int64)."""
     cz = colour >> 2
     cy = (colour >> 1) & 1
     cx = colour & 1
@@ -284,7 +292,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
             if z < 1 or z > nz - 2 or y < 1 or y > ny - 2 or nx < 3:
                 for x in range(cx, nx, 2):
                     n_flips += _site_general(grain, phase, flags, row + x, x, y, z, nx, ny, nz, offs,
-                                             colour, seed, step, attempt_thr, boltz)
+                                             colour, seed, step, attempt_thr, boltz, n_pre)
                 continue
             # interior row: the 9 rows (z+dz, y+dy) around it
             r0 = row - nxy - nx
@@ -299,7 +307,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
             x = cx
             if x == 0:
                 n_flips += _site_general(grain, phase, flags, row, 0, y, z, nx, ny, nz, offs,
-                                         colour, seed, step, attempt_thr, boltz)
+                                         colour, seed, step, attempt_thr, boltz, n_pre)
                 x = 2
             # 1. candidates: sites that are not interior, take part and are not pinned.
             # Sliding window: a site is interior iff columns x-1, x, x+1 all carry its grain;
@@ -332,7 +340,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                 g = grain[i]
                 k = (c0[j] * np.uint64(26)) >> np.uint64(32)
                 gp = grain[i + offs[k]]
-                if gp == g or gp <= 0:
+                if gp == g or gp <= 0 or (g > n_pre) != (gp > n_pre):
                     continue
                 dE = _energy_change(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, x, g, gp)
                 if dE > 0 and c2[j] >= boltz[dE]:
@@ -341,7 +349,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                 n_flips += 1
             if last == nx - 1:
                 n_flips += _site_general(grain, phase, flags, row + last, last, y, z, nx, ny, nz, offs,
-                                         colour, seed, step, attempt_thr, boltz)
+                                         colour, seed, step, attempt_thr, boltz, n_pre)
         flips += n_flips
     return flips
 
@@ -358,7 +366,7 @@ def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
 
 def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: int, step: int,
                attempt_threshold, kT: float | None = None, colours=range(N_COLOURS),
-               boltzmann: np.ndarray | None = None) -> int:
+               boltzmann: np.ndarray | None = None, n_precursor_grains: int = INT32_MAX) -> int:
     """One step (8 colour passes) of the Potts rule on (nz, ny, nx) C-contiguous arrays.
 
     grain int32 is modified in place; phase, flags uint8 are read. attempt_threshold: uint64
@@ -397,7 +405,7 @@ def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: in
         if not 0 <= colour < N_COLOURS:
             raise ValueError(f"colour {colour} not in 0..7")
         flips += int(_colour_pass(g, p, f, nz, ny, nx, colour, seed_u, step_u, thr, boltz, offs,
-                                  scratch_x, scratch_r))
+                                  scratch_x, scratch_r, np.int64(n_precursor_grains)))
     return flips
 
 
@@ -407,7 +415,9 @@ class GrainGrowth:
 
     prefactor_per_s: attempt-frequency prefactor nu (1/s) per boundary site;
     activation_energy_kJ_per_mol: Ea of boundary migration (kJ/mol);
-    lattice_kT: Potts lattice temperature, in units of the boundary bond energy J.
+    lattice_kT: Potts lattice temperature, in units of the boundary bond energy J;
+    n_precursor_grains: precursor grains (ids <= it) and recrystallised grains never exchange
+    sites (see `potts_step`).
 
     Thresholds for one step, uint64 (28,): [0] the attempt threshold T_attempt, [1 + dE] the
     acceptance threshold T_B[dE] for dE = 0..26 (constant in time; shipped with the attempt
@@ -418,6 +428,7 @@ class GrainGrowth:
     prefactor_per_s: float
     activation_energy_kJ_per_mol: float
     lattice_kT: float = DEFAULT_LATTICE_KT
+    n_precursor_grains: int = INT32_MAX
 
     NAME = NAME
     STREAM = STREAM
@@ -431,9 +442,12 @@ class GrainGrowth:
             raise ValueError(f"grain_growth.lattice_kT must be >= 0 (units of J), got {self.lattice_kT}")
 
     @classmethod
-    def from_params(cls, params) -> GrainGrowth:
-        return cls(params.get(NAME, "prefactor", "1/s"), params.get(NAME, "activation_energy", "kJ/mol"),
-                   params.get(NAME, "lattice_kT", "J"))
+    def from_params(cls, params, voxel_nm: float, n_precursor_grains: int = INT32_MAX) -> GrainGrowth:
+        """From section ``grain_growth`` for voxels of edge ``voxel_nm`` (nm): the attempt-rate
+        prefactor is K0 / (0.23 h^2), so the grain growth in nm per second does not depend on h."""
+        K0 = params.get(NAME, "parabolic_rate_prefactor", "nm^2/s")
+        return cls(K0 / (PARABOLIC_VOXEL2_PER_MCS * voxel_nm**2), params.get(NAME, "activation_energy", "kJ/mol"),
+                   params.get(NAME, "lattice_kT", "J"), int(n_precursor_grains))
 
     def rate_per_s(self, T_C: float) -> float:
         """Attempt rate per site, nu exp(-Ea/RT), in 1/s (= Monte Carlo steps per second)."""
@@ -476,7 +490,8 @@ class GrainGrowth:
             return {"gg_flips": 0}
         if thr.ndim == 0 or thr.size == 1:
             flips = potts_step(lattice.grain, lattice.phase, lattice.flags, seed, step, thr.reshape(-1)[0],
-                               kT=self.lattice_kT)
+                               kT=self.lattice_kT, n_precursor_grains=self.n_precursor_grains)
         else:
-            flips = potts_step(lattice.grain, lattice.phase, lattice.flags, seed, step, thr[0], boltzmann=thr[1:])
+            flips = potts_step(lattice.grain, lattice.phase, lattice.flags, seed, step, thr[0], boltzmann=thr[1:],
+                               n_precursor_grains=self.n_precursor_grains)
         return {"gg_flips": int(flips)}
