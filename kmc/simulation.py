@@ -118,9 +118,7 @@ class Simulation:
     def run(self, out: str | Path | None = None, *, store: RunStore | None = None, progress: bool = False) -> RunStore | None:
         """Run the program to its end. Writes to a new store at ``out``, to ``store`` (resume),
         or nowhere when both are None (tests). Returns the store."""
-        frames = frame_times_s(self.cfg, self.program)
-        observations = observation_times_s(self.cfg, self.program, frames)
-        stops = sorted(set(observations) | set(self.program.breakpoints_s()))
+        frames, observations, stops = self._schedule()
         frame_set, observe_set = set(frames), set(observations)
 
         partial = None
@@ -147,20 +145,16 @@ class Simulation:
 
         bar = _progress_bar(self.program, self.clock.time_s) if progress else None
         rows: list[dict] = []
-        end = self.program.duration_s
         try:
-            while self.clock.time_s < end:
-                t = self.clock.time_s
-                t_new = self._next_time(t, stops)
-                self._step(t, t_new)
-                if t_new in observe_set:
+            for clock in self.steps(stops):
+                if clock.time_s in observe_set:
                     rows.append(self._row())
-                if t_new in frame_set and store is not None:
+                if clock.time_s in frame_set and store is not None:
                     self._write_frame(store, rows)
                     rows = []
                 if bar is not None:
-                    bar.n = round(t_new / 60.0, 3)
-                    bar.set_description_str(f"T = {self.clock.temperature_C:6.1f} °C", refresh=False)
+                    bar.n = round(clock.time_s / 60.0, 3)
+                    bar.set_description_str(f"T = {clock.temperature_C:6.1f} °C", refresh=False)
                     bar.refresh()
         finally:
             if bar is not None:
@@ -168,6 +162,23 @@ class Simulation:
         if store is not None:
             store.mark_finished()
         return store
+
+    def _schedule(self) -> tuple[list[float], list[float], list[float]]:
+        """(frame times, observation times, all stops) in s; stops add the program breakpoints."""
+        frames = frame_times_s(self.cfg, self.program)
+        observations = observation_times_s(self.cfg, self.program, frames)
+        return frames, observations, sorted(set(observations) | set(self.program.breakpoints_s()))
+
+    def steps(self, stops: list[float] | None = None):
+        """Advance to the end of the program one step at a time, yielding the `Clock` after
+        each step (nothing is written). ``stops``: times (s) steps must end on, default the
+        frame and observation times and the program's breakpoints."""
+        stops = self._schedule()[2] if stops is None else sorted(set(stops) | set(self.program.breakpoints_s()))
+        end = self.program.duration_s
+        while self.clock.time_s < end:
+            t = self.clock.time_s
+            self._step(t, self._next_time(t, stops))
+            yield self.clock
 
     def _next_time(self, t: float, stops: list[float]) -> float:
         """End of the step from t: the next stop, or earlier (dt limits in the module doc)."""

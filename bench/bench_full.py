@@ -1,0 +1,100 @@
+"""Throughput of a full-physics step on the numba CPU backend.
+
+A step is every event of `kmc.events.build_events` in order (Li source, Li hops, lithiation,
+dehydration, recrystallisation, grain growth, ordering, sintering), exactly as
+`Simulation.run` applies them. One site-update = one voxel of the box in one step, so
+site-updates/s = voxels x steps / seconds. The lattice is a built particle (the quickstart's
+particle scaled to the box: radius 0.4 x box edge, 250 nm grains, 12 % pores, LiOH) at two
+moments of a calcination:
+
+- 250 °C: Li entering the precursor, lithiation and dehydration competing, hops everywhere;
+- 850 °C: after a 5 °C/min ramp from 25 °C has been run (so the lattice holds layered and
+  rock salt, the melt has wet the pores), with grain growth, ordering and sintering active.
+
+dt = 10 s per step at 250 °C and 60 s at 850 °C (what the step control allows there with the
+default parameters). Prints a table; the best of ``--repeats`` timings is reported (the
+machine may be shared). Run:
+
+    python bench/bench_full.py                      # 64^3 and 128^3, 1 and 2 threads
+    python bench/bench_full.py --sizes 64 128 256 --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numba
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kmc.config import parse_config  # noqa: E402
+from kmc.simulation import Simulation  # noqa: E402
+from kmc.state import bytes_per_voxel  # noqa: E402
+
+
+def config(edge: int, ramp_to_C: float) -> dict:
+    voxel_nm = 50.0
+    return {
+        "seed": 1,
+        "lattice": {"voxel_nm": voxel_nm, "shape": [edge, edge, edge]},
+        "particle": {"radius_um": 0.4 * edge * voxel_nm / 1000.0, "grain_size_nm": 250.0, "aspect_ratio": 2.0,
+                     "porosity": 0.12},
+        "chemistry": {"li_source": "LiOH", "li_to_tm": 1.05},
+        "program": {"segments": [{"ramp_to_C": ramp_to_C, "rate_C_per_min": 5.0}]},
+        "output": {"snapshot_every_min": 1e6, "observe_every_min": 1e6},
+    }
+
+
+def prepared(edge: int, T_C: float, threads: int) -> Simulation:
+    """A simulation whose lattice has been heated at 5 °C/min to T_C (only for 850 °C)."""
+    sim = Simulation.from_config(parse_config(config(edge, max(T_C, 26.0))), threads=threads)
+    if T_C > 300:
+        for _ in sim.steps():
+            pass
+    return sim
+
+
+def time_steps(sim: Simulation, T_C: float, dt_s: float, steps: int, repeats: int) -> float:
+    """Best wall time (s) per full-physics step at T_C with step length dt_s."""
+    best = float("inf")
+    step0 = sim.clock.step
+    for r in range(repeats):
+        lattice = sim.lattice.copy()
+        t = time.perf_counter()
+        for k in range(steps):
+            for ev in sim.events:
+                th = ev.thresholds(T_C, dt_s)
+                if th.any():
+                    sim.backend.apply(ev, lattice, sim.cfg.seed, step0 + 1000 * r + k, th)
+        best = min(best, (time.perf_counter() - t) / steps)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"# kmc full-physics step, numba {numba.__version__}, {platform.processor() or platform.machine()}, "
+          f"{numba.config.NUMBA_NUM_THREADS} cores visible, {bytes_per_voxel()} B/voxel of state")
+    print(f"| lattice | T (°C) | dt (s) | threads | ms/step | M site-updates/s | M/s per thread |")
+    print(f"|---|---|---|---|---|---|---|")
+    for edge in args.sizes:
+        for T_C, dt in ((250.0, 10.0), (850.0, 60.0)):
+            for threads in args.threads:
+                sim = prepared(edge, T_C, threads)
+                time_steps(sim, T_C, dt, 1, 1)  # compile / warm up
+                sec = time_steps(sim, T_C, dt, args.steps, args.repeats)
+                rate = edge**3 / sec / 1e6
+                print(f"| {edge}^3 | {T_C:.0f} | {dt:g} | {threads} | {sec * 1e3:.1f} | {rate:.1f} | {rate / threads:.1f} |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
