@@ -49,9 +49,9 @@ def config(edge: int, ramp_to_C: float) -> dict:
     }
 
 
-def prepared(edge: int, T_C: float, threads: int) -> Simulation:
+def prepared(edge: int, T_C: float) -> Simulation:
     """A simulation whose lattice has been heated at 5 °C/min to T_C (only for 850 °C)."""
-    sim = Simulation.from_config(parse_config(config(edge, max(T_C, 26.0))), threads=threads)
+    sim = Simulation.from_config(parse_config(config(edge, max(T_C, 26.0))))
     if T_C > 300:
         for _ in sim.steps():
             pass
@@ -87,8 +87,9 @@ def main() -> None:
     print(f"|---|---|---|---|---|---|---|")
     for edge in args.sizes:
         for T_C, dt in ((250.0, 10.0), (850.0, 60.0)):
+            sim = prepared(edge, T_C)
             for threads in args.threads:
-                sim = prepared(edge, T_C, threads)
+                numba.set_num_threads(threads)
                 time_steps(sim, T_C, dt, 1, 1)  # compile / warm up
                 sec = time_steps(sim, T_C, dt, args.steps, args.repeats)
                 rate = edge**3 / sec / 1e6

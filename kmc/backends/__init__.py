@@ -1,7 +1,8 @@
 """Backends run the event passes on the lattice: `cpu` (numba, the reference) and `cuda`.
 
-`select(name)` returns the backend for 'auto' | 'cpu' | 'cuda'. 'auto' picks the CPU while
-kmc has no CUDA backend; asking for 'cuda' explicitly is a `UserError` that says why.
+`select(name)` returns the backend for 'auto' | 'cpu' | 'cuda'. The CUDA backend
+(`kmc.backends.cuda`, kernels/*.cu through CuPy) has kernels for some events only, so 'auto'
+picks the CPU and asking for 'cuda' is a `UserError` that says why (docs/cuda.md).
 """
 
 from __future__ import annotations
@@ -9,14 +10,26 @@ from __future__ import annotations
 from kmc.backends.cpu import CpuBackend
 from kmc.errors import Problem, UserError
 
+#: Events of a full run that have no CUDA kernel yet (see kmc.backends.cuda.KERNEL_EVENTS).
+EVENTS_WITHOUT_KERNELS = ("nucleation", "grain_growth", "sintering")
+
 
 def cuda_unavailable_reason() -> str:
-    """Why the CUDA backend cannot run here, in one line."""
+    """Why a run cannot use the CUDA backend here, in one line."""
     try:
-        import cupy  # noqa: F401
+        import cupy
     except ImportError:
-        return "CuPy is not installed (pip install 'kmc[gpu]'), and this version of kmc has no CUDA backend yet"
-    return "this version of kmc has no CUDA backend yet (kernels/ are planned); use 'cpu' or 'auto'"
+        return "CuPy is not installed (pip install 'kmc[gpu]'), and " + _missing_kernels()
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device is visible, and " + _missing_kernels()
+    except cupy.cuda.runtime.CUDARuntimeError as err:
+        return f"no usable CUDA driver or device ({err}), and " + _missing_kernels()
+    return _missing_kernels()
+
+
+def _missing_kernels() -> str:
+    return f"the events {', '.join(EVENTS_WITHOUT_KERNELS)} have no CUDA kernels yet (docs/cuda.md); use 'cpu' or 'auto'"
 
 
 def select(name: str, threads: int | None = None) -> CpuBackend:

@@ -1,0 +1,423 @@
+"""The CUDA backend: the event passes of kernels/*.cu, launched through CuPy ``RawModule``.
+
+Every pass is the numba rule of its event module with the same integer arithmetic and the
+same random keys (kmc/rng.py, kernels/philox.cuh), so a step gives the same lattice bit for
+bit on either backend (docs/cuda.md). This module has two layers:
+
+- *Launch plans* (`plan`, pure host code, no CuPy): for one event and step, the list of kernel
+  launches with every scalar cast explicitly (np.uint64, np.int64, np.uint32) and every array
+  named symbolically (`Field`, `Table`, `Counter`). The g++ emulation (`kmc.backends.emulated`,
+  tests only) executes the very same plans on host arrays, which is how the plans and the
+  kernels are proven equal to the numba reference without a GPU.
+- `CudaBackend`: holds the six lattice fields on the device and runs the plans. CuPy is
+  imported lazily, so importing this module never needs CuPy or a GPU.
+
+Events with kernels: `KERNEL_EVENTS`. The others (nucleation, grain growth, sintering) raise
+`MissingKernelError` naming them; `kmc.backends.select` refuses 'cuda' up front while any
+event of the run has no kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kmc.state import Lattice, Phase
+
+#: kernels/ at the repository root (next to kmc/).
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
+
+#: NVRTC options of every RawModule; -I lets the .cu files include lattice.cuh and philox.cuh.
+NVRTC_OPTIONS = ("-std=c++17",)
+
+#: Threads per block of every launch; kernels use grid-stride loops, so any grid is correct.
+BLOCK = 256
+MAX_GRID = 2**31 - 1
+
+#: Per-site scratch of the plans (li_hop's uint8 environment flags), bytes per voxel.
+SCRATCH_BYTES_PER_VOXEL = 1
+
+#: Lattice fields and their dtypes (kmc.state.Lattice.DTYPES).
+FIELD_DTYPES = {name: np.dtype(dt) for name, dt in Lattice.DTYPES.items()}
+
+
+# -- launch plans (host only) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """A lattice field argument (flat device pointer), by name: phase, grain, li, tm, disorder, flags."""
+
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A small read-only host array passed as a device pointer (thresholds, capacity tables)."""
+
+    name: str
+    array: np.ndarray
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An unsigned long long counter the kernel atomically adds to; names starting with '_'
+    are statistics kept out of the event's counters."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A per-site scratch array of ``dtype`` (e.g. li_hop's environment flags), kept between
+    the launches of one plan; its content before the first launch that writes it is undefined."""
+
+    name: str
+    dtype: str = "uint8"
+
+
+@dataclass(frozen=True, eq=False)
+class Launch:
+    """One kernel launch: ``kernel`` (extern "C" name) in ``source`` (kernels/<source>),
+    ``work`` grid-stride items (sites or pairs), ``args`` in the kernel's parameter order."""
+
+    source: str
+    kernel: str
+    work: int
+    args: tuple
+
+
+def _u64(v) -> np.uint64:
+    return np.uint64(int(v))
+
+
+def _i64(v) -> np.int64:
+    return np.int64(int(v))
+
+
+def _u32(v) -> np.uint32:
+    return np.uint32(int(v))
+
+
+def _thresholds(thresholds, n: int, event: str) -> np.ndarray:
+    thr = np.asarray(thresholds)
+    if thr.dtype != np.uint64 or thr.shape != (n,):
+        raise TypeError(f"{event}: thresholds must be uint64 ({n},), got {thr.dtype} {thr.shape}")
+    return np.ascontiguousarray(thr)
+
+
+def _int32_table(name: str, table) -> Table:
+    t = np.asarray(table)
+    if t.dtype != np.int32 or t.shape != (256,):
+        raise TypeError(f"{name}: int32 (256,) expected, got {t.dtype} {t.shape}")
+    return Table(name, np.ascontiguousarray(t))
+
+
+def _plan_dehydration(event, shape, seed, step, thresholds):
+    thr = _thresholds(thresholds, 1, "dehydration")
+    n = int(np.prod(shape))
+    return [Launch("dehydration.cu", "kmc_dehydration", n,
+                   (Field("phase"), Field("tm"), _u64(n), _u64(thr[0]), _u64(seed), _u64(step), Counter("h2o_q")))]
+
+
+def _plan_lithiation(event, shape, seed, step, thresholds):
+    thr = _thresholds(thresholds, 2, "lithiation")
+    n = int(np.prod(shape))
+    x256 = round(256 * event.min_li_per_tm)
+    d0 = (round(255 * event.topotactic_initial_disorder), round(255 * event.rock_salt_initial_disorder))
+    parents = (int(Phase.HYDROXIDE), int(Phase.ROCK_SALT))
+    out = []
+    for route in range(2):
+        if thr[route] == 0:
+            continue
+        out.append(Launch("lithiation.cu", "kmc_lithiation", n,
+                          (Field("phase"), Field("li"), Field("tm"), Field("disorder"), _u64(n), _u32(parents[route]),
+                           _u64(thr[route]), _i64(x256), _i64(d0[route]), _u32(route == 0), _u64(seed), _u64(step),
+                           _u32(route), Counter("h2o_q"))))
+    return out
+
+
+def _plan_ordering(event, shape, seed, step, thresholds):
+    from kmc.events.ordering import _LEVEL_Q16, _TWO32, N_THRESHOLDS
+
+    thr = _thresholds(thresholds, N_THRESHOLDS, "ordering")
+    w, E0, C, Emax = (int(v) for v in thr)
+    if w == 0:
+        return []
+    if w > _TWO32 or Emax > _LEVEL_Q16 or E0 > Emax:  # the checks of ordering.relax_disorder
+        raise ValueError(f"thresholds out of range: {thr}")
+    n = int(np.prod(shape))
+    return [Launch("ordering.cu", "kmc_ordering", n,
+                   (Field("phase"), Field("disorder"), Field("li"), Field("tm"), _u64(n), _u64(w), _u64(E0), _u64(C),
+                    _u64(Emax), _u64(seed), _u64(step), Counter("_changed")))]
+
+
+def _plan_li_source(event, shape, seed, step, thresholds):
+    thr = Table("li_source_thresholds", _thresholds(thresholds, 9, "li_source"))
+    cap_base = _int32_table("cap_base", event.cap_base)
+    cap_per_tm = _int32_table("cap_per_tm", event.cap_per_tm)
+    nz, ny, nx = (int(s) for s in shape)
+    n = nz * ny * nx
+    out = [Launch("li_source.cu", "kmc_li_source_sites", n,
+                  (Field("phase"), Field("li"), _u64(n), thr, _u64(seed), _u64(step), Counter("h2o_q")))]
+    for axis in range(3):
+        n_axis = shape[axis]
+        for parity in range(2):
+            n_lower = (n_axis - 2 - parity) // 2 + 1 if n_axis - 2 - parity >= 0 else 0
+            out.append(Launch("li_source.cu", "kmc_li_source_pairs", n_lower * (n // n_axis),
+                              (Field("phase"), Field("li"), Field("tm"), Field("grain"), Field("disorder"),
+                               _u64(nz), _u64(ny), _u64(nx), thr, cap_base, cap_per_tm, _u64(seed), _u64(step),
+                               _u32(2 + 2 * axis + parity), _u32(axis), _u32(parity),
+                               Counter("li_from_lioh_q"), Counter("li_from_li2co3_q"))))
+    return out
+
+
+def _plan_li_hop(event, shape, seed, step, thresholds):
+    from kmc.events.li_hop import (
+        CDF_ENTRIES,
+        N_MEDIA,
+        HopTables,
+        tables_from_thresholds,
+    )
+
+    if isinstance(thresholds, HopTables):
+        tables = thresholds
+    else:
+        tables = tables_from_thresholds(_thresholds(thresholds, N_MEDIA, "li_hop"), event.capacity_excess_q)
+    if not tables:
+        return []  # every medium frozen: the passes change nothing (numba draws nothing either)
+    kind = Table("li_hop_kind", np.ascontiguousarray(tables.kind, dtype=np.uint8))
+    bulk = _int32_table("li_hop_bulk", tables.bulk)
+    pthr = Table("li_hop_thresholds", _thresholds(tables.threshold, N_MEDIA, "li_hop"))
+    cdf = np.asarray(tables.cdf)
+    if cdf.dtype != np.uint64 or cdf.shape != (N_MEDIA, CDF_ENTRIES):
+        raise TypeError(f"li_hop cdf: uint64 ({N_MEDIA}, {CDF_ENTRIES}) expected, got {cdf.dtype} {cdf.shape}")
+    cdf = Table("li_hop_cdf", np.ascontiguousarray(cdf))
+    cap_base = _int32_table("cap_base", tables.cap_base)
+    cap_per_tm = _int32_table("cap_per_tm", tables.cap_per_tm)
+    nz, ny, nx = shape
+    dims = (_u64(nz), _u64(ny), _u64(nx))
+    out = [Launch("li_hop.cu", "kmc_li_hop_environment", nz * ny * nx,
+                  (Field("phase"), Field("grain"), kind, *dims, Scratch("env")))]
+    for axis in range(3):
+        for parity in range(2):
+            counts = [nz, ny, nx]
+            counts[axis] = (counts[axis] - parity) // 2
+            out.append(Launch("li_hop.cu", "kmc_li_hop_pairs", int(np.prod(counts)),
+                              (Field("phase"), Field("grain"), Field("li"), Field("tm"), Scratch("env"), *dims,
+                               _u32(axis), _u32(parity), _u64(seed), _u64(step), kind, bulk, pthr, cdf, cap_base,
+                               cap_per_tm, Counter("_moved_q"), Counter("_refused"))))
+    return out
+
+
+_PLANS = {
+    "dehydration": _plan_dehydration,
+    "lithiation": _plan_lithiation,
+    "ordering": _plan_ordering,
+    "li_source": _plan_li_source,
+    "li_hop": _plan_li_hop,
+}
+
+#: Event names that have kernels.
+KERNEL_EVENTS = tuple(_PLANS)
+
+
+class MissingKernelError(LookupError):
+    """An event has no CUDA kernel yet."""
+
+
+def plan(event, shape: tuple[int, int, int], seed: int, step: int, thresholds) -> list[Launch]:
+    """The kernel launches of one step of ``event`` on a lattice of ``shape`` (nz, ny, nx).
+
+    thresholds: ``event.thresholds(T_C, dt_s)`` (uint64). Raises MissingKernelError for an
+    event without kernels.
+    """
+    name = getattr(event, "NAME", type(event).__name__)
+    if name not in _PLANS:
+        raise MissingKernelError(
+            f"event {name!r} has no CUDA kernels yet (kernels exist for: {', '.join(KERNEL_EVENTS)})")
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"lattice shape must be 3 positive ints, got {shape}")
+    if not 0 <= int(seed) < 2**64 or not 0 <= int(step) < 2**64:
+        raise ValueError("seed and step must lie in [0, 2^64)")
+    return _PLANS[name](event, tuple(int(s) for s in shape), int(seed), int(step), thresholds)
+
+
+def counters_of(event) -> tuple[str, ...]:
+    return tuple(getattr(event, "COUNTERS", ()))
+
+
+def check_lattice(lattice: Lattice) -> None:
+    """Raise TypeError/ValueError unless every field has its dtype, the common shape and C order."""
+    shape = lattice.phase.shape
+    for name, arr in lattice.arrays().items():
+        if arr.dtype != FIELD_DTYPES[name]:
+            raise TypeError(f"lattice.{name}: dtype {arr.dtype}, expected {FIELD_DTYPES[name]}")
+        if arr.shape != shape or len(shape) != 3:
+            raise ValueError(f"lattice.{name}: shape {arr.shape}, expected {shape} (3-D)")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"lattice.{name}: not C-contiguous")
+
+
+# -- kernel sources --------------------------------------------------------------------------------
+def kernel_source(name: str) -> str:
+    """Text of kernels/<name> prefixed with ``#line 1 "kernels/<name>"`` for compiler messages."""
+    path = KERNEL_DIR / name
+    return f'#line 1 "kernels/{name}"\n' + path.read_text()
+
+
+def kernel_sources_digest() -> str:
+    """sha256 over every file in kernels/ (name and bytes): the cache key of compiled code."""
+    h = hashlib.sha256()
+    for path in sorted(KERNEL_DIR.iterdir()):
+        if path.is_file():
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@functools.cache
+def _raw_module(name: str, digest: str):
+    """Memoized CuPy RawModule of kernels/<name> (digest: source hash, so edits recompile)."""
+    import cupy
+
+    options = NVRTC_OPTIONS + (f"-I{KERNEL_DIR}",)
+    return cupy.RawModule(code=kernel_source(name), options=options)
+
+
+def raw_module(name: str):
+    return _raw_module(name, kernel_sources_digest())
+
+
+# -- the backend -------------------------------------------------------------------------------------
+class CudaBackend:
+    """Runs the event passes of kernels/*.cu on one CUDA device through CuPy.
+
+    The six lattice fields live on the device while the backend holds them: `upload` copies a
+    host `Lattice` there (refused if it would not fit), `download` copies it back. `apply`
+    has the signature of `CpuBackend.apply`; given a host lattice it uploads it, runs the
+    passes and copies the fields back into it (convenient and exact, but slow: a simulation
+    should keep the state on the device and download only for observers and writers).
+    """
+
+    name = "cuda"
+
+    #: Fraction of free device memory the lattice may take (headroom for CuPy and tables).
+    MEMORY_FRACTION = 0.9
+
+    def __init__(self, device: int = 0):
+        import cupy
+
+        self._cp = cupy
+        self.device_id = int(device)
+        self._device = cupy.cuda.Device(self.device_id)
+        self._fields: dict | None = None
+        self._host: Lattice | None = None
+        self._shape: tuple | None = None
+        self._scratches: dict = {}
+
+    # memory -----------------------------------------------------------------------------------
+    def memory_report(self) -> dict[str, int]:
+        """Device memory in bytes: {'free', 'total', 'lattice'} (lattice: bytes held now)."""
+        with self._device:
+            free, total = self._cp.cuda.Device(self.device_id).mem_info
+        held = sum(a.nbytes for a in self._fields.values()) if self._fields else 0
+        return {"free": int(free), "total": int(total), "lattice": int(held)}
+
+    def check_fits(self, shape: tuple[int, int, int]) -> None:
+        """Raise MemoryError, before allocating, if a lattice of ``shape`` would not fit."""
+        from kmc.state import bytes_per_voxel
+
+        need = int(np.prod(shape)) * (bytes_per_voxel() + SCRATCH_BYTES_PER_VOXEL)
+        report = self.memory_report()
+        free = report["free"] + report["lattice"]  # the current lattice would be replaced
+        if need > self.MEMORY_FRACTION * free:
+            raise MemoryError(
+                f"lattice {shape} needs {need / 2**30:.2f} GiB on device {self.device_id}, "
+                f"{free / 2**30:.2f} GiB free of {report['total'] / 2**30:.2f} GiB "
+                f"(limit {self.MEMORY_FRACTION:.0%} of free)")
+
+    # state ------------------------------------------------------------------------------------
+    def upload(self, lattice: Lattice) -> None:
+        """Copy the six fields of ``lattice`` to the device (replacing what was there)."""
+        check_lattice(lattice)
+        self.check_fits(lattice.shape)
+        cp = self._cp
+        with self._device:
+            self._fields = None
+            if self._shape != tuple(lattice.shape):
+                self._scratches = {}
+            self._fields = {name: cp.asarray(arr.reshape(-1)) for name, arr in lattice.arrays().items()}
+        self._host = lattice
+        self._shape = tuple(lattice.shape)
+
+    def download(self, lattice: Lattice) -> None:
+        """Copy the device fields into the host arrays of ``lattice`` (same shape)."""
+        check_lattice(lattice)
+        if self._fields is None or tuple(lattice.shape) != self._shape:
+            raise ValueError("no device lattice of this shape; call upload first")
+        with self._device:
+            for name, arr in lattice.arrays().items():
+                arr.reshape(-1)[...] = self._fields[name].get()
+
+    # passes -----------------------------------------------------------------------------------
+    def run_plan(self, launches: list[Launch], counters: tuple[str, ...]) -> dict[str, int]:
+        """Launch ``launches`` on the device fields; returns the named counters (ints)."""
+        cp = self._cp
+        if self._fields is None:
+            raise ValueError("no device lattice; call upload first")
+        names = list(counters) + sorted({a.name for L in launches for a in L.args
+                                         if isinstance(a, Counter) and a.name not in counters})
+        digest = kernel_sources_digest()  # once per plan: edits to kernels/ recompile
+        with self._device:
+            acc = cp.zeros(len(names), dtype=cp.uint64)
+            tables: dict[int, object] = {}
+            for launch in launches:
+                if launch.work == 0:
+                    continue
+                args = []
+                for a in launch.args:
+                    if isinstance(a, Field):
+                        args.append(self._fields[a.name])
+                    elif isinstance(a, Table):
+                        if id(a) not in tables:
+                            tables[id(a)] = cp.asarray(a.array)
+                        args.append(tables[id(a)])
+                    elif isinstance(a, Counter):
+                        args.append(acc[names.index(a.name):])
+                    elif isinstance(a, Scratch):
+                        args.append(self._scratch(a))
+                    elif isinstance(a, (np.uint64, np.int64, np.uint32, np.int32)):
+                        args.append(a)
+                    else:
+                        raise TypeError(f"{launch.kernel}: argument {a!r} is not explicitly typed")
+                kernel = _raw_module(launch.source, digest).get_function(launch.kernel)
+                grid = min(max(1, -(-launch.work // BLOCK)), MAX_GRID)
+                kernel((grid,), (BLOCK,), tuple(args))
+            totals = acc.get()
+        return {name: int(totals[names.index(name)]) for name in counters}
+
+    def _scratch(self, spec: Scratch):
+        """Device scratch array of one value per site, allocated once per lattice shape."""
+        n = int(np.prod(self._shape))
+        key = (spec.name, spec.dtype, n)
+        if key not in self._scratches:
+            self._scratches[key] = self._cp.empty(n, dtype=spec.dtype)
+        return self._scratches[key]
+
+    def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
+        """Run one event's passes for step ``step`` on ``lattice`` (host arrays updated in place)."""
+        launches = plan(event, lattice.shape, seed, step, thresholds)
+        self.upload(lattice)  # the host copy may have changed (CPU events in between)
+        counters = self.run_plan(launches, counters_of(event))
+        self.download(lattice)
+        return counters
+
+    def describe(self) -> str:
+        cp = self._cp
+        props = cp.cuda.runtime.getDeviceProperties(self.device_id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        r = self.memory_report()
+        return (f"cuda ({name}, device {self.device_id}, CuPy {cp.__version__}, "
+                f"{r['free'] / 2**30:.1f} of {r['total'] / 2**30:.1f} GiB free)")
