@@ -131,6 +131,15 @@ def check(config):
 
 
 @cli.command()
+@click.argument("name", default="default")
+def params(name):
+    """Print parameter set NAME (shipped name or TOML path) as a table with units and sources."""
+    from kmc import params as param_sets
+
+    click.echo(param_sets.load(name).markdown(), nl=False)
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def info(run_dir):
     """Summarise a run directory: config, frames, memory, last observables."""

@@ -46,6 +46,14 @@ class ParameterSet:
             raise UserError(Problem(f"params {self.name}: {section}.{name}.unit", entry.unit, f"the {section} event expects {unit!r}"))
         return entry.value
 
+    def markdown(self) -> str:
+        """The set as a markdown table: section, entry, value, unit, source."""
+        lines = [f"# Parameter set `{self.name}`", "", self.description, "",
+                 "| section | entry | value | unit | source |", "|---|---|---|---|---|"]
+        for (section, name), e in self.entries.items():
+            lines.append(f"| {section} | {name} | {e.value:g} | {e.unit} | {e.source.replace('|', '/')} |")
+        return "\n".join(lines) + "\n"
+
     def to_dict(self) -> dict:
         out: dict = {"name": self.name, "description": self.description}
         for (section, name), e in self.entries.items():
