@@ -174,9 +174,11 @@ def info(run_dir):
         click.echo(f"frames: 0; {status}")
 
 
+from kmc.commands import analyze_command, export_command, render_command  # noqa: E402  (light imports)
 from kmc.sweep import sweep_command  # noqa: E402  (the sweep module imports dask lazily)
 
-cli.add_command(sweep_command)
+for _command in (sweep_command, analyze_command, render_command, export_command):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from kmc import events as event_registry
+from kmc.events.li_source import net_release_counters
 from kmc import params as param_sets
 from kmc.backends import select as select_backend
 from kmc.config import Config, parse_config
@@ -88,7 +89,7 @@ class Simulation:
         self.program = TemperatureProgram(cfg.program)
         self.clock = clock or Clock(0, 0.0, self.program.T_C(0.0))
         names = [c for ev in self.events for c in ev.COUNTERS]
-        self.counters = {c: 0 for c in names} | dict(counters or {})
+        self.counters = {c: int((counters or {}).get(c, 0)) for c in names}
         self.observer = Observer(self.build_report.get("particle_voxels", lattice.phase.size), cfg.lattice.voxel_nm)
 
     @classmethod
@@ -127,7 +128,7 @@ class Simulation:
             partial = RunStore.partial_path(out, os.getpid())
             RunStore.check_new(out)
             shutil.rmtree(partial, ignore_errors=True)
-            store = RunStore.create(partial, shape=self.lattice.shape, counters=tuple(self.counters),
+            store = RunStore.create(partial, shape=self.lattice.shape, counters=tuple(self._output_counters()),
                                     attrs=self._store_attrs())
         try:
             if store is not None and store.n_frames == 0:
@@ -232,12 +233,16 @@ class Simulation:
                 self.counters[name] += value
         self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
 
+    def _output_counters(self) -> dict[str, int]:
+        """The events' counters plus those derived from the state (net Li a source gave away)."""
+        return self.counters | net_release_counters(self.lattice, self.cfg.chemistry.li_source)
+
     def _row(self) -> dict:
         c = self.clock
-        return self.observer.row(self.lattice, c.step, c.time_s, c.temperature_C, self.counters)
+        return self.observer.row(self.lattice, c.step, c.time_s, c.temperature_C, self._output_counters())
 
     def _write_frame(self, store: RunStore, rows: list[dict]) -> None:
-        store.append_frame(self.lattice, self.clock, self.counters, rows)
+        store.append_frame(self.lattice, self.clock, self._output_counters(), rows)
 
 
 def _progress_bar(program: TemperatureProgram, start_s: float):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import click
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -155,6 +156,8 @@ def _spec_problems(err: ValidationError, source: str) -> list[Problem]:
 
 
 def _label(value: Any) -> str:
+    if isinstance(value, np.generic):  # values read back from the summary table
+        value = value.item()
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (int, float)):

@@ -54,7 +54,7 @@ def test_melting_and_solidifying_at_462_C():
     assert (lat.phase == Phase.LIOH).sum() == 16 * 16 * 8
 
 
-@pytest.mark.parametrize("source_phase, counter", [(Phase.LIOH, "li_from_lioh_q"), (Phase.LI2CO3, "li_from_li2co3_q")])
+@pytest.mark.parametrize("source_phase, counter", [(Phase.LIOH, "li_handed_lioh"), (Phase.LI2CO3, "li_handed_li2co3")])
 def test_release_conserves_li_respects_capacity_and_is_counted(source_phase, counter):
     lat = slab(source_phase=source_phase, li=85)
     total = lat.totals()

@@ -201,3 +201,13 @@ def test_bad_sweep_exits_2_and_writes_nothing(tmp_path, sweep, key):
     assert res.returncode == 2, res.stdout + res.stderr
     assert key in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_run_labels_accept_numpy_scalars_from_the_summary_table():
+    """The finding map reads parameters back from summary.csv as numpy scalars (int64 too)."""
+    import numpy as np
+
+    from kmc.sweep import _label
+
+    assert _label(np.int64(3)) == _label(3) == "3"
+    assert _label(np.float64(2.5)) == "2.5" and _label(np.bool_(True)) == "true"

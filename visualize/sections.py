@@ -2,7 +2,8 @@
 
 `plot_cross_section` draws three panels of the z-midplane: an SEM-like image (solid fill as
 brightness, pores dark), the phase map with a legend, and the grain map; each with a
-scale bar in µm.
+scale bar in µm. `cross_section_image` returns the same picture as pixels (movie frames);
+`figure_to_rgb` turns any matplotlib figure into pixels.
 """
 
 from __future__ import annotations
@@ -42,13 +43,43 @@ def _scale_bar(ax, n_pixels: int, voxel_nm: float) -> None:
     bar_um = max(float(f"{width_um / 4:.1g}"), voxel_nm / 1000.0)
     bar_px = bar_um * 1000.0 / voxel_nm
     y = n_pixels * 0.93
-    ax.plot([n_pixels * 0.05, n_pixels * 0.05 + bar_px], [y, y], color="white", lw=3)
+    from matplotlib import patheffects
+
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+    ax.plot([n_pixels * 0.05, n_pixels * 0.05 + bar_px], [y, y], color="white", lw=3,
+            path_effects=[patheffects.withStroke(linewidth=5, foreground="black")])
     ax.text(n_pixels * 0.05 + bar_px / 2, y - n_pixels * 0.03, f"{bar_um:g} µm", color="white",
-            ha="center", va="bottom", fontsize=8)
+            ha="center", va="bottom", fontsize=8, path_effects=outline)
+
+
+def figure_to_rgb(fig) -> np.ndarray:
+    """RGB uint8 (h, w, 3) pixels of a matplotlib figure (rendered with the Agg canvas)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def cross_section_image(lattice: Lattice, voxel_nm: float, title: str = "", dpi: int = 80) -> np.ndarray:
+    """The three panels of `plot_cross_section` as an RGB uint8 image (for movies)."""
+    fig = _cross_section_figure(lattice, voxel_nm, title)
+    fig.set_dpi(dpi)
+    img = figure_to_rgb(fig)
+    plt.close(fig)
+    return img
 
 
 def plot_cross_section(lattice: Lattice, voxel_nm: float, out: str | Path, title: str = "") -> Path:
     """Write a PNG of the central z-section; returns its path."""
+    fig = _cross_section_figure(lattice, voxel_nm, title)
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _cross_section_figure(lattice: Lattice, voxel_nm: float, title: str = ""):
     z = lattice.shape[0] // 2
     phase = lattice.phase[z]
     fill = fill_fraction(lattice)[z]
@@ -77,7 +108,4 @@ def plot_cross_section(lattice: Lattice, voxel_nm: float, out: str | Path, title
         ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig

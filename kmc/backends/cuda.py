@@ -170,7 +170,7 @@ def _plan_li_source(event, shape, seed, step, thresholds):
                               (Field("phase"), Field("li"), Field("tm"), Field("grain"), Field("disorder"),
                                _u64(nz), _u64(ny), _u64(nx), thr, cap_base, cap_per_tm, _u64(seed), _u64(step),
                                _u32(2 + 2 * axis + parity), _u32(axis), _u32(parity),
-                               Counter("li_from_lioh_q"), Counter("li_from_li2co3_q"))))
+                               Counter("li_handed_lioh"), Counter("li_handed_li2co3"))))
     return out
 
 

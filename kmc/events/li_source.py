@@ -11,9 +11,12 @@ Four rules, one mechanism (the source's side of Li supply), applied in this orde
    (HYDROXIDE, ROCK_SALT, LAYERED) passes Li quanta to it at w = nu_s exp(-Ea_s/RT) quanta per
    second per contact face (s: LiOH solid, melt, or Li2CO3), n = floor(w dt) + Bernoulli(frac)
    quanta in a step, limited by what the source has and what the receiver can hold
-   (capacity tables shared with Li hops). LiOH gives 1/2 H2O per Li (2 LiOH -> Li2O + H2O),
-   Li2CO3 1/2 CO2 per Li; counters ``li_from_lioh_q`` and ``li_from_li2co3_q`` (Li quanta)
-   carry this to the TGA. A source voxel whose Li is used up becomes a pore.
+   (capacity tables shared with Li hops). A source voxel whose Li is used up becomes a pore.
+   The pass counts the quanta it hands over (``li_handed_lioh``, ``li_handed_li2co3``:
+   diagnostics, gross: Li that hops back into the melt is handed over again). The gas that
+   goes with the Li - 1/2 H2O per Li from LiOH (2 LiOH -> Li2O + H2O), 1/2 CO2 per Li from
+   Li2CO3 - follows the *net* Li the source gave away, which is the Li now held by TM
+   voxels (they start with none): `net_release_counters`.
 4. Wetting: a melt voxel holding at least 2 quanta spreads into a face-neighbouring pore
    with p = 1 - exp(-k_w dt): half its quanta (rounded down) move, and the pore becomes melt.
    This is how the molten source runs into open pores and along surfaces above 462 °C.
@@ -185,7 +188,7 @@ class LiSource:
     STREAM = STREAM
     REACH = REACH
     PARAMETERS = PARAMETERS
-    COUNTERS = ("h2o_q", "li_from_lioh_q", "li_from_li2co3_q")
+    COUNTERS = ("h2o_q", "li_handed_lioh", "li_handed_li2co3")
 
     @classmethod
     def from_params(cls, params, cap_base: np.ndarray, cap_per_tm: np.ndarray) -> "LiSource":
@@ -226,4 +229,15 @@ class LiSource:
                                   2 + 2 * axis + parity, axis, parity)
                 from_lioh += int(a)
                 from_li2co3 += int(b)
-        return {"h2o_q": int(h2o), "li_from_lioh_q": from_lioh, "li_from_li2co3_q": from_li2co3}
+        return {"h2o_q": int(h2o), "li_handed_lioh": from_lioh, "li_handed_li2co3": from_li2co3}
+
+
+_TM_CODES = np.array([int(Phase.HYDROXIDE), int(Phase.ROCK_SALT), int(Phase.LAYERED)])
+
+
+def net_release_counters(lattice, li_source: str) -> dict[str, int]:
+    """Li quanta the source has given away, net, under the name the TGA reads:
+    ``li_from_li2co3_q`` for Li2CO3, else ``li_from_lioh_q`` (LiOH and LiOH·H2O, whose Li
+    leaves as LiOH). Equal to the Li held by TM voxels, which hold none at the start."""
+    li_in_tm = int(np.bincount(lattice.phase.reshape(-1), weights=lattice.li.reshape(-1), minlength=256)[_TM_CODES].sum())
+    return {"li_from_li2co3_q" if li_source == "Li2CO3" else "li_from_lioh_q": li_in_tm}
