@@ -136,6 +136,18 @@ class Lattice:
         return {"li": int(self.li.sum(dtype=np.int64)), "tm": int(self.tm.sum(dtype=np.int64))}
 
 
+#: (26, 3) int64: neighbour k's (dz, dy, dx), lexicographic over {-1,0,1}^3 without (0,0,0);
+#: the one order every 26-neighbour rule (and its CUDA kernel) uses.
+NEIGHBOURS_26 = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                          if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+
+
+def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
+    """int64 (26,): flat-index offset of neighbour k (`NEIGHBOURS_26`) in a C-order (nz, ny, nx) array."""
+    _, ny, nx = shape
+    return (NEIGHBOURS_26 @ np.array([ny * nx, nx, 1], dtype=np.int64)).astype(np.int64)
+
+
 def bytes_per_voxel() -> int:
     """Bytes of lattice state per voxel (all fields)."""
     return sum(np.dtype(dt).itemsize for dt in Lattice.DTYPES.values())

@@ -56,7 +56,7 @@ import numpy as np
 
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
-from kmc.state import TM_PHASES, Flag
+from kmc.state import NEIGHBOURS_26, neighbour_offsets, TM_PHASES, Flag
 
 INT32_MAX = 2**31 - 1
 #: Measured Potts law on this lattice at lattice_kT = 1: R^2 - R0^2 = 0.23 voxel^2 per MCS
@@ -73,9 +73,7 @@ N_COLOURS = 8
 #: Lattice temperature (units of J) chosen in docs/grain_growth.md; used when none is given.
 DEFAULT_LATTICE_KT = 1.0
 
-#: (26, 3) int64: neighbour k's (dz, dy, dx), lexicographic over {-1,0,1}^3 without (0,0,0).
-NEIGHBOURS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                       if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+NEIGHBOURS = NEIGHBOURS_26  #: (26, 3) int64, kmc.state.NEIGHBOURS_26
 _DZ = NEIGHBOURS[:, 0].copy()
 _DY = NEIGHBOURS[:, 1].copy()
 _DX = NEIGHBOURS[:, 2].copy()
@@ -357,11 +355,6 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
 #: Rows of a colour pass are split into at most this many chunks (scratch rows).
 MAX_CHUNKS = 256
 
-
-def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
-    """int64 (26,): flat-index offset of neighbour k in a C-order (nz, ny, nx) array."""
-    _, ny, nx = shape
-    return (_DZ * (ny * nx) + _DY * nx + _DX).astype(np.int64)
 
 
 def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: int, step: int,

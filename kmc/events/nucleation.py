@@ -85,7 +85,7 @@ import numpy as np
 
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
-from kmc.state import Phase
+from kmc.state import NEIGHBOURS_26, neighbour_offsets, Phase
 
 NAME = "nucleation"
 STREAM = Stream.NUCLEATION
@@ -105,10 +105,7 @@ PHASE_PASS = 255
 #: Golden-ratio rotation of the tick sequence, round(2^32 (sqrt(5) - 1) / 2).
 PHI32 = 2654435769
 
-#: (26, 3) int64: neighbour k's (dz, dy, dx), lexicographic over {-1,0,1}^3 without (0,0,0)
-#: (the same order as kmc.events.grain_growth.NEIGHBOURS).
-NEIGHBOURS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                       if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+NEIGHBOURS = NEIGHBOURS_26  #: (26, 3) int64, kmc.state.NEIGHBOURS_26
 _DZ = NEIGHBOURS[:, 0].copy()
 _DY = NEIGHBOURS[:, 1].copy()
 _DX = NEIGHBOURS[:, 2].copy()
@@ -116,11 +113,6 @@ _DX = NEIGHBOURS[:, 2].copy()
 _LAYERED = np.uint8(Phase.LAYERED)
 _U32 = np.uint64(0xFFFFFFFF)
 
-
-def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
-    """int64 (26,): flat-index offset of neighbour k in a C-order (nz, ny, nx) array."""
-    _nz, ny, nx = shape
-    return (_DZ * (ny * nx) + _DY * nx + _DX).astype(np.int64)
 
 
 @nb.njit(inline="always", cache=True)

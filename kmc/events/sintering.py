@@ -86,7 +86,7 @@ import numba as nb
 import numpy as np
 
 from kmc.rng import Stream, draw4, probability_threshold
-from kmc.state import MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
+from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
 
 NAME = "sintering"
 STREAM = Stream.SINTERING
@@ -131,18 +131,11 @@ _DENSE = np.zeros(256, dtype=np.int64)
 for _ph in TM_PHASES:
     _DENSE[int(_ph)] = dense_quanta_per_voxel(_ph)
 
-#: (26, 3) int64: neighbour m's (dz, dy, dx), lexicographic over {-1,0,1}^3 without (0,0,0).
-NEIGHBOURS = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                       if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+NEIGHBOURS = NEIGHBOURS_26  #: (26, 3) int64, kmc.state.NEIGHBOURS_26
 _DZ = NEIGHBOURS[:, 0].copy()
 _DY = NEIGHBOURS[:, 1].copy()
 _DX = NEIGHBOURS[:, 2].copy()
 
-
-def neighbour_offsets(shape: tuple[int, int, int]) -> np.ndarray:
-    """int64 (26,): flat-index offset of neighbour m in a C-order (nz, ny, nx) array."""
-    _, ny, nx = shape
-    return (_DZ * (ny * nx) + _DY * nx + _DX).astype(np.int64)
 
 
 def fill_units(phase: np.ndarray, tm: np.ndarray) -> np.ndarray:
