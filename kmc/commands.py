@@ -63,6 +63,16 @@ def _pick_frame(store, frame: str | None, at_c: float | None) -> int:
     return i % n
 
 
+def _out_file(out, default: Path, suffix: str) -> Path:
+    """The --out path (``default`` if not given): a ``suffix`` file in an existing directory."""
+    out = Path(out) if out is not None else default
+    if out.suffix.lower() != suffix:
+        raise UserError(Problem("--out", str(out), f"a {suffix} file name"))
+    if not out.parent.is_dir():
+        raise UserError(Problem("--out", str(out), "a file in an existing directory"))
+    return out
+
+
 def _voxel_nm(store) -> float:
     return float(store.attrs["config"]["lattice"]["voxel_nm"])
 
@@ -182,11 +192,7 @@ def render_command(directory, frame, at_c, out, movie, no_3d, show_source, quiet
     off-screen) and the central cross-section (fill / phases / grains)."""
     store = _open_run(directory)
     i = _pick_frame(store, frame, at_c)
-    out = Path(out) if out is not None else directory / f"render_f{i}.png"
-    if out.suffix.lower() != ".png":
-        raise UserError(Problem("--out", str(out), "a .png file name"))
-    if not out.parent.is_dir():
-        raise UserError(Problem("--out", str(out), "a file in an existing directory"))
+    out = _out_file(out, directory / f"render_f{i}.png", ".png")
     fr = store.frame(i)
     voxel_nm = _voxel_nm(store)
     title = f"{directory.resolve().name}, frame {i}: t = {fr.clock.time_s / 3600:.2f} h, T = {fr.clock.temperature_C:.0f} °C"
@@ -248,11 +254,7 @@ def export_command(directory, vti, frame, at_c, out):
         raise UserError(Problem("format", None, "choose one: --vti"))
     store = _open_run(directory)
     i = _pick_frame(store, frame, at_c)
-    out = Path(out) if out is not None else directory / f"frame_{i}.vti"
-    if out.suffix.lower() != ".vti":
-        raise UserError(Problem("--out", str(out), "a .vti file name"))
-    if not out.parent.is_dir():
-        raise UserError(Problem("--out", str(out), "a file in an existing directory"))
+    out = _out_file(out, directory / f"frame_{i}.vti", ".vti")
     from visualize.export import write_vti
 
     fr = store.frame(i)

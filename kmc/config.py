@@ -311,13 +311,18 @@ def parse_config(data: dict, source: str = "config") -> Config:
     return cfg
 
 
+def read_toml(path: Path, key: str, allowed: str, value: object = None, prefix: str = "") -> dict:
+    """The TOML file at ``path`` as a dict. A missing file is a `UserError` on ``key`` (value
+    ``value``, default the path); a syntax error names the file and the line."""
+    if not path.is_file():
+        raise UserError(Problem(key, str(path) if value is None else value, allowed))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{prefix}{path}: not valid TOML: {err}") from None
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML run configuration."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(Problem("CONFIG", str(path), "an existing TOML file"))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: not valid TOML: {err}") from None
-    return parse_config(data, source=path.name)
+    return parse_config(read_toml(path, "CONFIG", "an existing TOML file"), source=path.name)

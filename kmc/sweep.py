@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable
@@ -45,7 +44,7 @@ import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kmc.config import Config, parse_config
+from kmc.config import Config, parse_config, read_toml
 from kmc.errors import Problem, UserError
 
 if TYPE_CHECKING:
@@ -183,12 +182,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, list[RunSpec]]:
     and the expanded runs, each with a validated config. Raises `UserError` listing every
     problem (unknown keys, bad dotted paths, list lengths, configs that fail validation)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(Problem("SWEEP", str(path), "an existing sweep TOML file (see docs/sweep.md)"))
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: not valid TOML: {err}") from None
+    raw = read_toml(path, "SWEEP", "an existing sweep TOML file (see docs/sweep.md)")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:

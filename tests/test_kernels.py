@@ -196,15 +196,7 @@ def test_result_does_not_depend_on_the_emulated_launch_shape():
 
 
 # -- (c) Philox ---------------------------------------------------------------------------------
-# Random123 kat_vectors, "philox4x32 10" lines: counter[4], key[2] -> output[4] (as in test_rng.py)
-KAT = [
-    ((0x00000000, 0x00000000, 0x00000000, 0x00000000), (0x00000000, 0x00000000),
-     (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF),
-     (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
-]
+from test_rng import KAT  # noqa: E402  (the Random123 vectors, one copy)
 
 
 @needs_gxx

@@ -8,7 +8,6 @@ the event expects, so a file cannot silently change the meaning of a number.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +92,7 @@ def load(name_or_path: str) -> ParameterSet:
         path = _HERE / f"{name_or_path}.toml"
         if not path.is_file():
             raise UserError(Problem("params", name_or_path, f"a shipped set ({', '.join(available())}) or a path to a .toml file"))
-    elif not path.is_file():
-        raise UserError(Problem("params", name_or_path, "an existing parameter TOML file"))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"params {path}: not valid TOML: {err}") from None
+    from kmc.config import read_toml
+
+    data = read_toml(path, "params", "an existing parameter TOML file", value=name_or_path, prefix="params ")
     return ParameterSet.from_dict(data, path.stem)
