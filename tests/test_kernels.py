@@ -18,9 +18,11 @@ import pytest
 
 from kmc.backends import cuda as cuda_backend
 from kmc.events.dehydration import Dehydration
+from kmc.events.grain_growth import GrainGrowth
 from kmc.events.li_hop import LiHop, capacity_tables, hop_step, tables_from_thresholds
 from kmc.events.li_source import LiSource
 from kmc.events.lithiation import Lithiation
+from kmc.events.nucleation import Nucleation
 from kmc.events.ordering import Ordering
 from kmc.rng import Stream, draw4
 from kmc.state import Lattice
@@ -38,7 +40,8 @@ SHAPES = [(12, 10, 9), (16, 16, 16), (1, 3, 2)]
 # -- (a) nvcc ------------------------------------------------------------------------------------
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
 def test_every_kernel_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
-    assert {k.name for k in KERNELS} >= {"dehydration.cu", "lithiation.cu", "ordering.cu", "li_source.cu"}
+    assert {k.name for k in KERNELS} >= {"dehydration.cu", "lithiation.cu", "ordering.cu", "li_source.cu", "li_hop.cu",
+                                       "nucleation.cu", "grain_growth.cu"}
 
     def compile_one(path):
         cmd = [NVCC, "-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",
@@ -87,7 +90,23 @@ def make_events():
         LiSource((1.2e10, 90.0), 462.0, (1.78e12, 120.0), (9.2e5, 60.0), (9.2e10, 200.0), (1.8e4, 60.0),
                  CAP_BASE, CAP_PER_TM),
         LiHop((1e-12,) * 6, (100.0,) * 6, voxel_nm=50.0, capacity_excess_q=8),
+        Nucleation(N_PREC, 1e3, 100.0, 1e5, 100.0),
+        Nucleation(N_PREC, 1e3, 100.0, 1e5, 100.0, mode="site_saturated", nucleus_density=0.2, saturation_step=1),
+        GrainGrowth(1e4, 100.0, 1.0, n_precursor_grains=3),
+        GrainGrowth(1e4, 100.0, 0.0),
     )
+
+
+def event_id(ev) -> str:
+    if ev.NAME == "nucleation":
+        return f"nucleation-{ev.mode}"
+    if ev.NAME == "grain_growth":
+        return f"grain_growth-kT{ev.lattice_kT:g}"
+    return ev.NAME
+
+
+#: Precursor grain ids of the nucleation lattices are 0..N_PREC.
+N_PREC = 7
 
 
 def thresholds_for(ev, step: int) -> np.ndarray:
@@ -109,7 +128,39 @@ def thresholds_for(ev, step: int) -> np.ndarray:
         cases = (rng.integers(0, 2**31 + 1, 6), [2**28, 2**28, 0, 2**31, 2**28, 2**28],
                  [2**30, 2**29, 2**27, 2**31, 0, 2**30], [0] * 6, rng.integers(0, 2**26, 6), [2**31] * 6)
         return np.array(cases[step % 6], dtype=np.uint64)
+    if ev.NAME == "nucleation":  # [T_nuc, T_frac, n_full]: nucleation, fractional and full ticks, early exit
+        cases = ([rng.integers(0, 2**26), rng.integers(0, TWO32), 0], ev.thresholds(600.0, 10.0), [2**27, half, 1],
+                 [0, 0, 30], [0, TWO32, 2], ev.thresholds(850.0, 20.0))
+        return np.array(cases[step % 6], dtype=np.uint64)
+    if ev.NAME == "grain_growth":  # [T_attempt, T_B[0..26]], or a bare attempt threshold
+        cases = (ev.thresholds(700.0, 30.0), np.r_[TWO32, ev.boltzmann_thresholds()], np.array([half]),
+                 np.r_[half, GrainGrowth(1.0, 1.0, 0.4).boltzmann_thresholds()], ev.thresholds(850.0, 5.0),
+                 np.r_[half, ev.boltzmann_thresholds()])
+        return np.asarray(cases[step % 6], dtype=np.uint64)
     raise AssertionError(ev.NAME)
+
+
+def lattice_for(ev, shape, seed: int) -> Lattice:
+    """random_lattice, with grains and phases that let nucleation and grain growth act."""
+    lat = random_lattice(shape, seed)
+    rng = np.random.default_rng(50 + seed)
+    n = lat.phase.size
+    if ev.NAME == "nucleation":  # mostly LAYERED precursor grains, some recrystallised seeds
+        lat.phase[...] = np.where(rng.random(shape) < 0.75, 3, rng.integers(0, 8, shape))
+        kind = rng.random(shape)
+        lat.grain[...] = rng.integers(0, N_PREC + 1, shape)
+        for s in rng.choice(n, max(1, n // 100), replace=False):  # seeds: grain N_PREC+1+s around site s
+            c = np.unravel_index(s, shape)
+            box = tuple(slice(max(0, v - 1), v + 2) for v in c)
+            lat.grain[box] = np.where(rng.random(lat.grain[box].shape) < 0.5, N_PREC + 1 + s, lat.grain[box])
+            lat.grain[c] = N_PREC + 1 + s
+        lat.grain[...] = np.where(kind > 0.995, N_PREC + n + rng.integers(1, 1000, shape), lat.grain)
+    elif ev.NAME == "grain_growth":  # TM phases, a few grains on both sides of n_pre, coated voxels
+        lat.phase[...] = np.where(rng.random(shape) < 0.85, rng.integers(1, 4, shape), rng.integers(0, 8, shape))
+        base = rng.integers(0, 7, (shape[0], shape[1], 1))  # runs along x: interior and boundary sites
+        lat.grain[...] = np.where(rng.random(shape) < 0.7, base, rng.integers(0, 7, shape))
+        lat.flags[...] = (rng.random(shape) < 0.08).astype(np.uint8)
+    return lat
 
 
 def random_lattice(shape, seed: int) -> Lattice:
@@ -139,11 +190,11 @@ def emulated():
 
 
 @needs_gxx
-@pytest.mark.parametrize("event", make_events(), ids=lambda e: e.NAME)
+@pytest.mark.parametrize("event", make_events(), ids=event_id)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_emulated_kernels_equal_numba_bit_for_bit(emulated, event, shape):
     for lattice_seed in (1, 2, 3):
-        ref = random_lattice(shape, lattice_seed)
+        ref = lattice_for(event, shape, lattice_seed)
         emu = ref.copy()
         seed = 0x1234_5678_9ABC_DEF0 + lattice_seed
         changed = False

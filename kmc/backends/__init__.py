@@ -11,7 +11,7 @@ from kmc.backends.cpu import CpuBackend
 from kmc.errors import Problem, UserError
 
 #: Events of a full run that have no CUDA kernel yet (see kmc.backends.cuda.KERNEL_EVENTS).
-EVENTS_WITHOUT_KERNELS = ("nucleation", "grain_growth", "sintering")
+EVENTS_WITHOUT_KERNELS = ("sintering",)
 
 
 def cuda_unavailable_reason() -> str:

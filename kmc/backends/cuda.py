@@ -12,8 +12,8 @@ bit on either backend (docs/cuda.md). This module has two layers:
 - `CudaBackend`: holds the six lattice fields on the device and runs the plans. CuPy is
   imported lazily, so importing this module never needs CuPy or a GPU.
 
-Events with kernels: `KERNEL_EVENTS`. The others (nucleation, grain growth, sintering) raise
-`MissingKernelError` naming them; `kmc.backends.select` refuses 'cuda' up front while any
+Events with kernels: `KERNEL_EVENTS`. The others (sintering) raise `MissingKernelError`
+naming them; `kmc.backends.select` refuses 'cuda' up front while any
 event of the run has no kernel.
 """
 
@@ -212,12 +212,77 @@ def _plan_li_hop(event, shape, seed, step, thresholds):
     return out
 
 
+def _colour_work(shape, colour: int) -> int:
+    """Sites of colour ``colour`` = 4 (z % 2) + 2 (y % 2) + (x % 2) in a lattice of ``shape``."""
+    bits = (colour >> 2, (colour >> 1) & 1, colour & 1)
+    return int(np.prod([(n - b + 1) // 2 for n, b in zip(shape, bits)]))
+
+
+def _plan_nucleation(event, shape, seed, step, thresholds):
+    """Sub-step 0 then up to n_full full sub-steps, each 8 colour launches and a commit; the
+    numba early exit (a full sub-step that grew nothing) is a device-side gate on the counter
+    ``_changed_<m>`` of the previous sub-step (kernels/nucleation.cu, docs/cuda.md)."""
+    from kmc.events.nucleation import _ALWAYS, INT32_MAX, MAX_FULL_TICKS, N_COLOURS, N_THRESHOLDS
+
+    thr = _thresholds(thresholds, N_THRESHOLDS, "nucleation")
+    n = int(np.prod(shape))
+    n_prec = int(event.n_precursor_grains)
+    if n_prec < 0 or n_prec + n > INT32_MAX:  # the check of nucleation.nucleation_step
+        raise ValueError(f"grain ids n_precursor_grains + 1 + site overflow int32: n_precursor_grains={n_prec}, "
+                         f"{n} sites")
+    nucleate = event.mode == "constant" or int(step) == int(event.saturation_step)
+    thr_nuc = int(thr[0]) if nucleate else 0
+    nz, ny, nx = shape
+    out = []
+
+    def sub_step(m: int, t_nuc: int, t_tick: int) -> None:
+        gate = Counter(f"_changed_{max(m - 1, 0)}")
+        changed = Counter(f"_changed_{m}")
+        for colour in range(N_COLOURS):
+            out.append(Launch("nucleation.cu", "kmc_nucleation", _colour_work(shape, colour),
+                              (Field("phase"), Field("grain"), _u64(nz), _u64(ny), _u64(nx), _u32(colour),
+                               _u32(8 * m + colour), _u64(seed), _u64(step), _u64(t_nuc), _u64(t_tick), _i64(n_prec),
+                               _u32(m >= 2), gate, Counter("rx_nuclei"), Counter("rx_grown"), changed)))
+        out.append(Launch("nucleation.cu", "kmc_nucleation_commit", n, (Field("grain"), _u64(n), changed)))
+
+    if thr_nuc != 0 or int(thr[1]) != 0:  # otherwise sub-step 0 changes nothing
+        sub_step(0, thr_nuc, int(thr[1]))
+    for m in range(1, min(int(thr[2]), MAX_FULL_TICKS) + 1):
+        sub_step(m, 0, int(_ALWAYS))
+    return out
+
+
+def _plan_grain_growth(event, shape, seed, step, thresholds):
+    """8 colour launches; thresholds uint64 (28,) [attempt, T_B[0..26]] or a bare attempt
+    threshold (the acceptance table then comes from the event's lattice_kT, as in cpu_pass)."""
+    from kmc.events.grain_growth import N_COLOURS
+
+    thr = np.asarray(thresholds)
+    if thr.dtype != np.uint64 or thr.shape not in ((), (1,), (event.N_THRESHOLDS,)):
+        raise TypeError(f"grain_growth: thresholds must be uint64 ({event.N_THRESHOLDS},) or one attempt "
+                        f"threshold, got {thr.dtype} {thr.shape}")
+    thr = thr.reshape(-1)
+    attempt = int(thr[0])
+    if attempt == 0:
+        return []  # no site attempts (numba returns before drawing too)
+    boltz = event.boltzmann_thresholds() if thr.size == 1 else thr[1:]
+    boltz = Table("gg_boltzmann", np.ascontiguousarray(boltz, dtype=np.uint64))
+    nz, ny, nx = shape
+    return [Launch("grain_growth.cu", "kmc_grain_growth", _colour_work(shape, colour),
+                   (Field("grain"), Field("phase"), Field("flags"), _u64(nz), _u64(ny), _u64(nx), _u32(colour),
+                    _u64(seed), _u64(step), _u64(attempt), boltz, _i64(event.n_precursor_grains),
+                    Counter("gg_flips")))
+            for colour in range(N_COLOURS)]
+
+
 _PLANS = {
     "dehydration": _plan_dehydration,
     "lithiation": _plan_lithiation,
     "ordering": _plan_ordering,
     "li_source": _plan_li_source,
     "li_hop": _plan_li_hop,
+    "nucleation": _plan_nucleation,
+    "grain_growth": _plan_grain_growth,
 }
 
 #: Event names that have kernels.
