@@ -11,7 +11,8 @@
   and the completion marker ``n_complete_frames`` / ``n_observation_rows``.
 
 Crash safety (data before index): a frame's arrays are resized and its chunks written
-first; the marker is updated last (LocalStore writes each file atomically by rename). A
+first; the marker is updated last, in one write of the group's zarr.json (LocalStore writes
+each file atomically by rename; zarr's ``attrs.update`` would write once per key). A
 reader trusts only the first ``n_complete_frames`` frames; `RunStore.trim` removes what
 lies beyond, so a resumed run continues from the last complete frame.
 """
@@ -99,9 +100,9 @@ class RunStore:
             arr = group.create_array(name, shape=(0,), chunks=(4096,), dtype=dtype, dimension_names=("t",), fill_value=0)
             arr.attrs["units"] = _UNITS.get(name, "quanta")
         group.create_group("observables")
-        group.attrs.update({**attrs, "kmc_version": _version(), "format_version": FORMAT_VERSION,
-                            "counters": list(counters), "observable_columns": [],
-                            "n_complete_frames": 0, "n_observation_rows": 0})
+        group.update_attributes({**attrs, "kmc_version": _version(), "format_version": FORMAT_VERSION,
+                                 "counters": list(counters), "observable_columns": [],
+                                 "n_complete_frames": 0, "n_observation_rows": 0})
         return cls(path, group)
 
     @staticmethod
@@ -184,7 +185,9 @@ class RunStore:
                             *counters.items()):
             g[name].resize((i + 1,))
             g[name][i] = value
-        g.attrs.update({"n_complete_frames": i + 1, "n_observation_rows": self.n_rows + len(rows)})
+        # One write of zarr.json for both counts: `attrs.update` would write once per key, and a
+        # crash between the two writes would leave a frame counted without its rows.
+        g.update_attributes({"n_complete_frames": i + 1, "n_observation_rows": self.n_rows + len(rows)})
         self.write_csv()
 
     def _append_rows(self, rows: list[dict]) -> None:

@@ -14,7 +14,7 @@ import xarray as xr
 from kmc.config import parse_config
 from kmc.simulation import Simulation, lattice_digest
 from kmc.state import Lattice
-from kmc.store import RunStore
+from kmc.store import Clock, RunStore
 
 from conftest import REPO, run_kmc, tiny_dict
 
@@ -107,6 +107,35 @@ def test_trim_removes_a_half_written_frame(tmp_path):
     assert store.trim() == n
     assert store.group["phase"].shape[0] == n
     assert not (tmp_path / "run" / "store.zarr" / "phase" / "c" / str(n)).exists()
+
+
+def test_the_completion_marker_is_one_write(tmp_path, monkeypatch):
+    """A frame's marker (frame count and row count) is one write of the group's zarr.json: a
+    crash (here: an exception) at any later write of it cannot leave a frame counted
+    without its observable rows, which a resumed run would then lose."""
+    import zarr.storage
+
+    lattice = Lattice.empty((4, 5, 6))
+    store = RunStore.create(tmp_path / "run", shape=lattice.shape, counters=("h2o_q",), attrs={})
+    row = {"step": 0.0, "time_s": 0.0}
+    store.append_frame(lattice, Clock(0, 0.0, 25.0), {"h2o_q": 0}, [row])
+
+    real_set = zarr.storage.LocalStore.set
+    marker_writes = []
+
+    async def crash_after_first_marker_write(self, key, value):
+        if key == "zarr.json":
+            marker_writes.append(key)
+            if len(marker_writes) > 1:
+                raise RuntimeError("crash between two writes of the marker")
+        return await real_set(self, key, value)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", crash_after_first_marker_write)
+    store.append_frame(lattice, Clock(1, 60.0, 30.0), {"h2o_q": 1}, [row, row])
+    monkeypatch.undo()
+    assert len(marker_writes) == 1
+    reopened = RunStore.open(tmp_path / "run")
+    assert (reopened.n_frames, reopened.n_rows) == (2, 3)
 
 
 def test_one_and_two_threads_give_identical_stores(tmp_path):
