@@ -85,7 +85,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from kmc.rng import Stream, draw4, probability_threshold
+from kmc.events.grain_growth import _philox_lanes
+from kmc.rng import Stream, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
 
 NAME = "sintering"
@@ -177,6 +178,17 @@ def boltzmann_thresholds(kT: float) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # the rule (numba); shared by the pass kernel and the test helper `move_delta_energy`
+#
+# Energy change in integers. With c_k(g) = 16 - gbW [k TM, grain_k > 0, g > 0, grain_k != g], a
+# site s (without its contact to the partner) going from (F_old, g_old) to (F_new, g_new) changes
+# 8 F_FULL^2 E by
+#     8 F_FULL n (F_new - F_old) - sum_k F_k (c_k(g_new) F_new - c_k(g_old) F_old)
+#   = 8 F_FULL n (F_new - F_old) - F_new (16 A - gbW B(g_new)) + F_old (16 A - gbW B(g_old)),
+# n the in-box neighbours of s other than the partner, A = sum_k F_k over them and B(g) the part
+# of A on TM neighbours of grain > 0 other than g (B(g) = 0 for g <= 0). Every move needs B at one
+# grain per site only: the solid's grain for both voxels of a swap (the pore ends with F = 0 or
+# starts with F = 0), g_d for the donor (an emptied donor has F_new = 0), g_r for the receiver.
+
 
 @nb.njit(inline="always", cache=True)
 def _fval(phase, tm, k):
@@ -185,18 +197,12 @@ def _fval(phase, tm, k):
 
 
 @nb.njit(inline="always", cache=True)
-def _site_term(phase, tm, grain, s, partner, F_old, F_new, g_old, g_new, nz, ny, nx, offs, gbW):
-    """8 F_FULL^2 x (energy change of the contacts of site s, without the contact to partner),
-    when s goes from (F_old, g_old) to (F_new, g_new). int64."""
-    nxy = nx * ny
-    z = s // nxy
-    y = (s // nx) % ny
-    x = s % nx
+def _site_sums(phase, tm, grain, s, partner, g, z, y, x, nz, ny, nx, offs):
+    """(n, A, B) of site s at (z, y, x) without its partner (comment above); int64."""
     interior = z >= 1 and z <= nz - 2 and y >= 1 and y <= ny - 2 and x >= 1 and x <= nx - 2
-    c_full = np.int64(2 * 8)
-    c_gb = np.int64(2 * 8 - gbW)
     n = np.int64(0)
-    acc = np.int64(0)
+    A = np.int64(0)
+    B = np.int64(0)
     for m in range(26):
         if not interior:
             zz = z + _DZ[m]
@@ -208,20 +214,26 @@ def _site_term(phase, tm, grain, s, partner, F_old, F_new, g_old, g_new, nz, ny,
         if k == partner:
             continue
         n += 1
-        Fk = _fval(phase, tm, k)
-        if Fk == 0:
-            continue
-        c_new = c_full
-        c_old = c_full
-        if gbW != 0 and _IS_TM[phase[k]] != 0:
-            gk = grain[k]
-            if gk > 0:
-                if g_new > 0 and g_new != gk:
-                    c_new = c_gb
-                if g_old > 0 and g_old != gk:
-                    c_old = c_gb
-        acc += Fk * (c_new * F_new - c_old * F_old)
-    return np.int64(8) * (F_new - F_old) * _F_FULL * n - acc
+        p = phase[k]
+        Fk = np.int64(tm[k]) * _VOLW[p] + _NEUTRAL_F[p]
+        A += Fk
+        gk = grain[k]
+        if _IS_TM[p] != 0 and gk > 0 and gk != g:
+            B += Fk
+    if g <= 0:
+        B = np.int64(0)
+    return n, A, B
+
+
+@nb.njit(inline="always", cache=True)
+def _site_delta(n, A, B, F_old, F_new, c_old_gb, c_new_gb, gbW):
+    """8 F_FULL^2 x the energy change of a site's contacts (without the partner's), from its sums;
+    c_old_gb / c_new_gb: whether B applies before / after (the site's grain then is the g of B)."""
+    A16 = np.int64(16) * A
+    gB = gbW * B
+    e_new = A16 - gB if c_new_gb else A16
+    e_old = A16 - gB if c_old_gb else A16
+    return np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
 
 
 @nb.njit(inline="always", cache=True)
@@ -232,28 +244,8 @@ def _bond_c(ga, gb, both_tm, gbW):
 
 
 @nb.njit(inline="always", cache=True)
-def _delta_num(phase, tm, grain, a, b, Fa, Fb, ga, gb, Fa2, Fb2, ga2, gb2, ab_tm_before, ab_tm_after,
-               nz, ny, nx, offs, gbW):
-    """dE x 8 F_FULL^2 (int64) for a move that takes (a, b) from (Fa, ga), (Fb, gb) to
-    (Fa2, ga2), (Fb2, gb2); the a-b contact's f_a + f_b part is unchanged (volume conserved)."""
-    d = _site_term(phase, tm, grain, a, b, Fa, Fa2, ga, ga2, nz, ny, nx, offs, gbW)
-    d += _site_term(phase, tm, grain, b, a, Fb, Fb2, gb, gb2, nz, ny, nx, offs, gbW)
-    d += _bond_c(ga, gb, ab_tm_before, gbW) * Fa * Fb - _bond_c(ga2, gb2, ab_tm_after, gbW) * Fa2 * Fb2
-    return d
-
-
-@nb.njit(inline="always", cache=True)
-def _accept(num, r1, boltz):
-    if num <= 0:
-        return True
-    n = (num * np.int64(ENERGY_STEPS_PER_J)) // _DEN
-    n = min(n, np.int64(boltz.size - 1))
-    return np.uint64(r1) < boltz[n]
-
-
-@nb.njit(inline="always", cache=True)
-def _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
-    """The move the pair (i, j) would make, before acceptance.
+def _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
+    """The move the pair (i, j) would make, before acceptance; i at (z, y, x), j = i + (dz, dy, dx).
 
     Returns (kind, donor, receiver, q, li_q, num): kind 0 none, 1 swap (donor = the solid voxel,
     receiver = the pore), 2 transfer of q TM and li_q Li quanta donor -> receiver; num is
@@ -262,21 +254,21 @@ def _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
     pj = phase[j]
     zero = np.int64(0)
     if pi == _PORE and _IS_TM[pj] != 0:
-        s = j
-        p = i
+        s, p = j, i
+        sz, sy, sx, pz, py, px = z + dz, y + dy, x + dx, z, y, x
     elif pj == _PORE and _IS_TM[pi] != 0:
-        s = i
-        p = j
+        s, p = i, j
+        sz, sy, sx, pz, py, px = z, y, x, z + dz, y + dy, x + dx
     elif pi == pj and _IS_TM[pi] != 0:
         dense = _DENSE[pi]
         if np.int64(tm[i]) >= dense and np.int64(tm[j]) >= dense:
             return 0, i, j, zero, zero, zero
         if (r2 & np.uint32(1)) == 0:
-            d = i
-            r = j
+            d, r = i, j
+            dzz, dyy, dxx, rz, ry, rx = z, y, x, z + dz, y + dy, x + dx
         else:
-            d = j
-            r = i
+            d, r = j, i
+            dzz, dyy, dxx, rz, ry, rx = z + dz, y + dy, x + dx, z, y, x
         tm_d = np.int64(tm[d])
         tm_r = np.int64(tm[r])
         q = min(tm_d, dense - tm_r)
@@ -289,41 +281,57 @@ def _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
         w = _VOLW[pi]
         g_d = grain[d]
         g_r = grain[r]
-        num = _delta_num(phase, tm, grain, d, r, tm_d * w, tm_r * w, g_d, g_r,
-                         (tm_d - q) * w, (tm_r + q) * w, g_d if q < tm_d else 0, g_r,
-                         True, q < tm_d, nz, ny, nx, offs, gbW)
+        Fd, Fr = tm_d * w, tm_r * w
+        Fd2, Fr2 = (tm_d - q) * w, (tm_r + q) * w
+        n, A, B = _site_sums(phase, tm, grain, d, r, g_d, dzz, dyy, dxx, nz, ny, nx, offs)
+        num = _site_delta(n, A, B, Fd, Fd2, g_d > 0, g_d > 0, gbW)
+        n, A, B = _site_sums(phase, tm, grain, r, d, g_r, rz, ry, rx, nz, ny, nx, offs)
+        num += _site_delta(n, A, B, Fr, Fr2, g_r > 0, g_r > 0, gbW)
+        num += (_bond_c(g_d, g_r, True, gbW) * Fd * Fr
+                - _bond_c(g_d if q < tm_d else 0, g_r, q < tm_d, gbW) * Fd2 * Fr2)
         return 2, d, r, q, li_q, num
     else:
         return 0, i, j, zero, zero, zero
     F = _fval(phase, tm, s)
     g = grain[s]
-    num = _delta_num(phase, tm, grain, s, p, F, zero, g, 0, zero, F, 0, g, False, False,
-                     nz, ny, nx, offs, gbW)
+    n, A, B = _site_sums(phase, tm, grain, s, p, g, sz, sy, sx, nz, ny, nx, offs)
+    num = _site_delta(n, A, B, F, zero, g > 0, False, gbW)
+    n, A, B = _site_sums(phase, tm, grain, p, s, g, pz, py, px, nz, ny, nx, offs)
+    num += _site_delta(n, A, B, zero, F, False, g > 0, gbW)
     return 1, s, p, zero, zero, num
 
 
 @nb.njit(inline="always", cache=True)
-def _try_pair(phase, grain, li, tm, disorder, flags, i, j, pass_, seed, step, attempt_thr, boltz,
-              nz, ny, nx, offs, gbW):
-    """Attempt the move of pair (i, j); returns 0 nothing, 1 swap, 2 transfer, 3 transfer that
-    emptied its donor."""
+def _accept(num, r1, boltz):
+    if num <= 0:
+        return True
+    n = (num * np.int64(ENERGY_STEPS_PER_J)) // _DEN
+    n = min(n, np.int64(boltz.size - 1))
+    return np.uint64(r1) < boltz[n]
+
+
+@nb.njit(inline="always", cache=True)
+def _can_move(phase, tm, i, j):
+    """True if pair (i, j) has a move to propose: PORE next to a TM voxel, or two TM voxels of one
+    phase not both at their dense quanta. Pairs that cannot move draw no random number."""
     pi = phase[i]
     pj = phase[j]
-    # cheap screen (no random number for pairs that cannot move)
     if pi == _PORE:
-        if _IS_TM[pj] == 0:
-            return 0
-    elif pj == _PORE:
-        if _IS_TM[pi] == 0:
-            return 0
-    elif pi != pj or _IS_TM[pi] == 0:   # noqa: SIM114 (kept apart: pore pairs vs solid pairs)
-        return 0
-    elif np.int64(tm[i]) >= _DENSE[pi] and np.int64(tm[j]) >= _DENSE[pi]:
-        return 0
-    r0, r1, r2, _r3 = draw4(seed, step, pass_, i, STREAM)
-    if np.uint64(r0) >= attempt_thr:
-        return 0
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW)
+        return _IS_TM[pj] != 0
+    if pj == _PORE:
+        return _IS_TM[pi] != 0
+    if pi != pj or _IS_TM[pi] == 0:
+        return False
+    dense = _DENSE[pi]
+    return np.int64(tm[i]) < dense or np.int64(tm[j]) < dense
+
+
+@nb.njit(cache=True)
+def _attempt(phase, grain, li, tm, disorder, flags, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx, offs, gbW):
+    """The move of pair (i, j = i + (dz, dy, dx)), i at (z, y, x), that has attempted (r0 < T_attempt),
+    with draws r1 (acceptance) and r2 (transfer direction); returns 0 nothing, 1 swap, 2 transfer,
+    3 transfer that emptied its donor."""
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
     if kind == 0 or not _accept(num, r1, boltz):
         return 0
     if kind == 1:
@@ -364,12 +372,24 @@ def _try_pair(phase, grain, li, tm, disorder, flags, i, j, pass_, seed, step, at
     return 2
 
 
+_LO32 = np.uint64(0xFFFFFFFF)
+_STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
+
+
 def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                  boltz, offs, gbW):
+                  boltz, offs, gbW, scratch_x, scratch_r):
     """One colour pass on flat C-order views of (nz, ny, nx) fields (modified in place).
 
     pass_ = 12 axis + colour (axis 0, 1, 2 = z, y, x), 0..35, picks the pairs; key_pass
-    (= 36 substep + pass_) is the Philox pass id. Returns (swaps, transfers, emptied) int64.
+    (= 36 substep + pass_) is the Philox pass id. Scratch (nothing is allocated here):
+    scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1; the
+    rows of the pass are split into n_chunks contiguous chunks, one scratch row each.
+    Per row: (1) the pairs that can move are listed (`_can_move`: reads phase and tm only),
+    (2) their draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`), (3) those
+    with r0 < attempt_thr attempt (`_attempt`). The pairs of a pass never write into each other's
+    4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
+    pair order, and neither the chunking nor the thread count changes the result.
+    Returns (swaps, transfers, emptied) int64.
     """
     axis = pass_ // 12
     colour = pass_ % 12
@@ -382,35 +402,73 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
         sy, oy, ey = 2, p1, ny
         sx, ox, ex = 2, p2, nx
         stride = nxy
+        dz, dy, dx = 1, 0, 0
     elif axis == 1:
         sz, oz, ez = 2, p1, nz
         sy, oy, ey = 3, o, ny - 1
         sx, ox, ex = 2, p2, nx
         stride = nx
+        dz, dy, dx = 0, 1, 0
     else:
         sz, oz, ez = 2, p1, nz
         sy, oy, ey = 2, p2, ny
         sx, ox, ex = 3, o, nx - 1
         stride = 1
+        dz, dy, dx = 0, 0, 1
     nzc = max(0, (ez - oz + sz - 1) // sz)
     nyc = max(0, (ey - oy + sy - 1) // sy)
+    n_rows = nzc * nyc
+    n_chunks = scratch_x.shape[0]
+    hi = (np.uint64(key_pass & 0xFF) << np.uint64(8)) | _STREAM_BITS
+    s_lo = step & _LO32
+    s_hi = step >> np.uint64(32)
+    k0 = seed & _LO32
+    k1 = seed >> np.uint64(32)
     swaps = 0
     transfers = 0
     emptied = 0
-    for r in nb.prange(nzc * nyc):
-        z = oz + sz * (r // nyc)
-        y = oy + sy * (r % nyc)
-        row = (z * ny + y) * nx
-        for x in range(ox, ex, sx):
-            i = row + x
-            res = _try_pair(phase, grain, li, tm, disorder, flags, i, i + stride, key_pass, seed, step,
-                            attempt_thr, boltz, nz, ny, nx, offs, gbW)
-            if res == 1:
-                swaps += 1
-            elif res >= 2:
-                transfers += 1
-                if res == 3:
-                    emptied += 1
+    for ch in nb.prange(n_chunks):
+        cand = scratch_x[ch]
+        c0 = scratch_r[ch, 0]
+        c1 = scratch_r[ch, 1]
+        c2 = scratch_r[ch, 2]
+        c3 = scratch_r[ch, 3]
+        n_swaps = 0
+        n_transfers = 0
+        n_emptied = 0
+        for r in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
+            z = oz + sz * (r // nyc)
+            y = oy + sy * (r % nyc)
+            row = (z * ny + y) * nx
+            m = 0
+            for x in range(ox, ex, sx):
+                if _can_move(phase, tm, row + x, row + x + stride):
+                    cand[m] = row + x
+                    m += 1
+            if m == 0:
+                continue
+            for k in range(m):
+                site = np.uint64(cand[k])
+                c0[k] = site & _LO32
+                c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | hi
+                c2[k] = s_lo
+                c3[k] = s_hi
+            _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+            for k in range(m):
+                if c0[k] >= attempt_thr:
+                    continue
+                i = cand[k]
+                res = _attempt(phase, grain, li, tm, disorder, flags, i, i + stride, np.uint32(c1[k]),
+                               np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
+                if res == 1:
+                    n_swaps += 1
+                elif res >= 2:
+                    n_transfers += 1
+                    if res == 3:
+                        n_emptied += 1
+        swaps += n_swaps
+        transfers += n_transfers
+        emptied += n_emptied
     return swaps, transfers, emptied
 
 
@@ -419,6 +477,7 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
 _pair_pass = nb.njit(parallel=True, cache=True)(_pair_pass_py)
 _pair_pass_serial = nb.njit(parallel=False, cache=True)(_pair_pass_py)
 PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
+MAX_CHUNKS = 256                #: rows of a pass are split into at most this many chunks
 
 
 def _pass_function(n_sites: int, parallel: bool | None):
@@ -428,8 +487,8 @@ def _pass_function(n_sites: int, parallel: bool | None):
 
 
 @nb.njit(cache=True)
-def _delta_energy_num(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW):
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, nz, ny, nx, offs, gbW)
+def _delta_energy_num(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
     return kind, d, r, q, li_q, num
 
 
@@ -497,9 +556,14 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     boltz = np.ascontiguousarray(boltz, dtype=np.uint64)
     run_pass = _pass_function(lattice.phase.size, parallel)
     seed_u, step_u, gb, thr_u = np.uint64(seed), np.uint64(step), np.int64(gbW), np.uint64(thr)
+    n_chunks = max(1, min(MAX_CHUNKS, (nz // 3) * (ny // 3)))
+    width = nx // 2 + 1
+    scratch_x = np.empty((n_chunks, width), dtype=np.int64)
+    scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     for sub in range(n_sub):
         for p in pass_order(step, sub):
-            s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb)
+            s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb,
+                               scratch_x, scratch_r)
             out["sinter_swaps"] += int(s)
             out["sinter_transfers"] += int(t)
             out["sinter_emptied"] += int(e)
@@ -533,10 +597,13 @@ def move_delta_energy(lattice, i: int, j: int, donor_bit: int = 0,
     """
     _check_lattice(lattice)
     nz, ny, nx = lattice.shape
+    zi, zj = np.array(np.unravel_index(i, lattice.shape)), np.array(np.unravel_index(j, lattice.shape))
+    if np.abs(zj - zi).sum() != 1:
+        raise ValueError(f"sites {i} and {j} are not face neighbours")
     kind, d, r, q, li_q, num = _delta_energy_num(
         lattice.phase.reshape(-1), lattice.grain.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1),
-        np.int64(i), np.int64(j), np.uint32(donor_bit), nz, ny, nx, neighbour_offsets(lattice.shape),
-        np.int64(gb_weight_steps(grain_boundary_energy)))
+        np.int64(i), np.int64(j), np.uint32(donor_bit), *(int(c) for c in zi), *(int(c) for c in zj - zi),
+        nz, ny, nx, neighbour_offsets(lattice.shape), np.int64(gb_weight_steps(grain_boundary_energy)))
     return int(kind), int(d), int(r), int(q), int(li_q), float(num) / float(_DEN)
 
 
