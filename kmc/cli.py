@@ -174,10 +174,10 @@ def info(run_dir):
         click.echo(f"frames: 0; {status}")
 
 
-from kmc.commands import analyze_command, export_command, render_command  # noqa: E402  (light imports)
+from kmc.commands import analyze_command, export_command, render_command, validate_command  # noqa: E402  (light imports)
 from kmc.sweep import sweep_command  # noqa: E402  (the sweep module imports dask lazily)
 
-for _command in (sweep_command, analyze_command, render_command, export_command):
+for _command in (sweep_command, analyze_command, render_command, export_command, validate_command):
     cli.add_command(_command)
 
 

@@ -263,3 +263,36 @@ def export_command(directory, vti, frame, at_c, out):
     nz, ny, nx = fr.lattice.shape
     click.echo(f"exported frame {i} (T = {fr.clock.temperature_C:.0f} °C, {nx}x{ny}x{nz} voxels of "
                f"{_voxel_nm(store):g} nm) -> {path}")
+
+
+# -- kmc validate ------------------------------------------------------------------------------
+@click.command("validate")
+@click.option("--quick", is_flag=True, help="Reduced sizes for a CPU (32^3 voxels of 50 nm, a 1.4 µm particle; docs/validation.md).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=1, show_default=True, help="Seed of every run.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory (default out/validate_<size>_seed<N>).")
+@click.option("--report", type=click.Path(path_type=Path), default=Path("docs/validation.md"), show_default=True,
+              help="Markdown report to write; its figures go to docs/img/validation/ beside it (--img-dir).")
+@click.option("--img-dir", type=click.Path(path_type=Path), help="Figure directory (default <report dir>/img/validation).")
+@click.option("--runs", "runs", metavar="NAME,...", help="Only these presets (comma-separated names from runs/).")
+@click.option("--box", type=click.IntRange(16, 4096), help="Reduced box edge in voxels instead of --quick's 32 (tests use 16).")
+@click.option("--params", "params", metavar="NAME|PATH", help="Run every preset with this parameter set (sensitivity studies).")
+@click.option("--threads", type=click.IntRange(1, 1024), help="CPU threads (default: all cores).")
+@click.option("--report-only", is_flag=True, help="Redraw the report from the measurements already in --out.")
+@click.option("--sensitivity", "sensitivity", multiple=True, metavar="LABEL=DIR",
+              help="Add a column to the sensitivity table from another validation directory; repeat.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def validate_command(quick, seed, out, report, img_dir, runs, box, params, threads, report_only, sensitivity, quiet):
+    """Run the presets of the two calcination studies, check the published findings and write
+    the validation report (docs/validation.md with plots and cross-sections)."""
+    import sys
+    import time
+
+    from kmc.validation import validate
+
+    started = time.perf_counter()
+    result = validate(quick=quick, seed=seed, out=out, report=report, img_dir=img_dir, runs=runs, box=box,
+                      params=params, threads=threads, report_only=report_only, sensitivity=sensitivity,
+                      progress=not quiet, command="kmc validate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["validate"] else "kmc validate")
+    for v in result["verdicts"]:
+        click.echo(f"{v.mark:>13}  {v.key}: {v.simulation}")
+    click.echo(f"report: {result['report']} ({time.perf_counter() - started:.0f} s)")

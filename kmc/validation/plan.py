@@ -1,0 +1,92 @@
+"""Which presets the validation runs, and the reduced-size form of each.
+
+The validation runs the preset files of runs/ unchanged except for size:
+
+- ``full``: the preset as written (112^3 voxels of 50 nm, a 5 µm particle).
+- ``quick``: a box of ``QUICK_BOX`` ^3 voxels of the same 50 nm edge; the particle radius
+  becomes ``PARTICLE_FILL`` x half the box (0.7 µm for 32^3), so the Li source keeps its room
+  around the particle; the pre-dehydrated shell shrinks with the radius (same fraction of R);
+  grain size, aspect ratio, porosity, chemistry and program are kept, so the grains, the
+  chemistry and the furnace are the published ones and only the particle is smaller (Li has
+  a shorter way to the centre). Steps may be longer: ``max_dt_s`` 300 s, ``max_dT_C`` 2 °C
+  (the events still cap dt where their rates need it, `kmc.simulation`).
+- ``box=N`` (tests): as quick with an N^3 box; below 24 voxels the grain size is raised to
+  2.5 voxels so that grains still span several voxels.
+
+The quenched series (200..850 °C) is one 5 °C/min ramp: its frames are taken from the
+direct run, which passes every quench temperature on the same ramp before its hold
+(`QUENCH_SOURCE`); the quench presets stay runnable on their own.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from kmc.config import Config, parse_config, read_toml
+
+RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
+
+#: Presets the validation runs, in order (cheapest information first).
+VALIDATION_RUNS = ("ncm622_lioh_direct", "ncm622_li2co3", "ncm622_lioh_two_step", "ncm90_bare", "ncm90_ald10",
+                   "ncm90_ald25", "ncm90_predehydrated", "ncm90_operando")
+
+#: The quench presets and the run whose ramp provides their frames.
+QUENCH_PRESETS = {T: f"ncm622_lioh_quench_{T}C" for T in (200, 250, 300, 500, 700, 850)}
+QUENCH_SOURCE = "ncm622_lioh_direct"
+
+QUICK_BOX = 32
+PARTICLE_FILL = 0.875
+QUICK_NUMERICS = {"max_dt_s": 300.0, "max_dT_C": 2.0}
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big the validation runs are: 'full', 'quick' or a box edge in voxels."""
+
+    name: str
+    box: int | None = None
+
+    @classmethod
+    def parse(cls, quick: bool, box: int | None) -> "Size":
+        if box is not None:
+            return cls(f"box{box}", box)
+        return cls("quick", QUICK_BOX) if quick else cls("full", None)
+
+
+def preset_path(name: str) -> Path:
+    return RUNS_DIR / f"{name}.toml"
+
+
+def preset_data(name: str) -> dict:
+    path = preset_path(name)
+    return read_toml(path, "preset", "a preset in runs/", value=name)
+
+
+def reduce(data: dict, box: int) -> dict:
+    """The preset mapping ``data`` on a box^3 lattice of the same voxel edge (module docstring)."""
+    data = copy.deepcopy(data)
+    lat = data.setdefault("lattice", {})
+    voxel_nm = float(lat.get("voxel_nm", 50.0))
+    part = data.setdefault("particle", {})
+    r_full = float(part.get("radius_um", 1.0))
+    r = min(r_full, PARTICLE_FILL * box * voxel_nm / 2000.0)
+    lat["shape"] = [box, box, box]
+    part["radius_um"] = r
+    part["pre_dehydrated_shell_nm"] = float(part.get("pre_dehydrated_shell_nm", 0.0)) * r / r_full
+    if box < 24:
+        part["grain_size_nm"] = max(float(part.get("grain_size_nm", 300.0)), 2.5 * voxel_nm)
+    data["numerics"] = {**data.get("numerics", {}), **QUICK_NUMERICS}
+    return data
+
+
+def config_for(name: str, size: Size, seed: int, params: str | None = None) -> Config:
+    """The validated config of preset ``name`` at ``size`` with ``seed`` (and parameter set ``params``)."""
+    data = preset_data(name)
+    if params is not None:
+        data["params"] = params
+    if size.box is not None:
+        data = reduce(data, size.box)
+    data["seed"] = int(seed)
+    return parse_config(data, source=f"{name}.toml ({size.name})")
