@@ -19,6 +19,12 @@ Order of operations (written down here once):
       the clock and the gas counters are written, the completion marker last.
 4. Mark the store finished.
 
+The backend owns the lattice arrays between frames (`kmc.backends.resident`): it is attached
+once, the events run on the backend's copy, the step control and the observables read
+per-phase sums the backend reduces (`backend.phase_counts`, `backend.observed`), and the host
+arrays are brought up to date (`backend.sync`) only when a frame is written or code reads
+`Simulation.lattice`. On the CPU backend all of these are the host arrays themselves.
+
 dt depends only on the current time and the schedule, so a resumed run takes exactly the
 steps an uninterrupted one would, and ends with the same bits.
 """
@@ -75,9 +81,9 @@ class Simulation:
 
     def __init__(self, cfg: Config, lattice: Lattice, *, clock: Clock | None = None,
                  counters: dict[str, int] | None = None, build_report: dict | None = None,
-                 n_precursor_grains: int | None = None, threads: int | None = None):
+                 n_precursor_grains: int | None = None, threads: int | None = None, backend=None):
         self.cfg = cfg
-        self.lattice = lattice
+        self._lattice = lattice
         self.params = param_sets.load(cfg.params)
         self.build_report = dict(build_report or {})
         #: grain ids above this formed during the run (the builder's largest id)
@@ -85,12 +91,20 @@ class Simulation:
         ctx = event_registry.EventContext(voxel_nm=cfg.lattice.voxel_nm, n_precursor_grains=self.n_precursor_grains,
                                           max_hop_probability=cfg.numerics.max_hop_probability)
         self.events = event_registry.build_events(self.params, ctx)
-        self.backend = select_backend(cfg.backend, threads=threads)
+        #: `backend` if given (tests), else the one `cfg.backend` selects for these events and this lattice
+        self.backend = backend or select_backend(cfg.backend, threads=threads, events=self.events, shape=lattice.shape)
+        self.backend.attach(lattice)
         self.program = TemperatureProgram(cfg.program)
         self.clock = clock or Clock(0, 0.0, self.program.T_C(0.0))
         names = [c for ev in self.events for c in ev.COUNTERS]
         self.counters = {c: int((counters or {}).get(c, 0)) for c in names}
         self.observer = Observer(self.build_report.get("particle_voxels", lattice.phase.size), cfg.lattice.voxel_nm)
+
+    @property
+    def lattice(self) -> Lattice:
+        """The lattice (host arrays), current: a device backend copies its fields back if they changed."""
+        self.backend.sync(self._lattice)
+        return self._lattice
 
     @classmethod
     def from_config(cls, cfg: Config, threads: int | None = None) -> "Simulation":
@@ -128,7 +142,7 @@ class Simulation:
             partial = RunStore.partial_path(out, os.getpid())
             RunStore.check_new(out)
             shutil.rmtree(partial, ignore_errors=True)
-            store = RunStore.create(partial, shape=self.lattice.shape, counters=tuple(self._output_counters()),
+            store = RunStore.create(partial, shape=self._lattice.shape, counters=tuple(self._output_counters()),
                                     attrs=self._store_attrs())
         try:
             if store is not None and store.n_frames == 0:
@@ -204,7 +218,7 @@ class Simulation:
         for their clock to be physical time.
         """
         p_max = self.cfg.numerics.max_event_probability
-        present = np.bincount(self.lattice.phase.reshape(-1), minlength=256) > 0
+        present = self.backend.phase_counts(self._lattice) > 0
         by_phase: dict[int, list[float]] = {}
         dt = math.inf
         for ev in self.events:
@@ -229,17 +243,18 @@ class Simulation:
             thresholds = ev.thresholds(T_mid, dt)
             if not thresholds.any():
                 continue
-            for name, value in self.backend.apply(ev, self.lattice, self.cfg.seed, step, thresholds).items():
+            for name, value in self.backend.apply(ev, self._lattice, self.cfg.seed, step, thresholds).items():
                 self.counters[name] += value
         self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
 
     def _output_counters(self) -> dict[str, int]:
         """The events' counters plus those derived from the state (net Li a source gave away)."""
-        return self.counters | net_release_counters(self.lattice, self.cfg.chemistry.li_source)
+        return self.counters | net_release_counters(self.backend.observed(self._lattice), self.cfg.chemistry.li_source)
 
     def _row(self) -> dict:
         c = self.clock
-        return self.observer.row(self.lattice, c.step, c.time_s, c.temperature_C, self._output_counters())
+        return self.observer.row(self.backend.observed(self._lattice), c.step, c.time_s, c.temperature_C,
+                                 self._output_counters())
 
     def _write_frame(self, store: RunStore, rows: list[dict]) -> None:
         store.append_frame(self.lattice, self.clock, self._output_counters(), rows)

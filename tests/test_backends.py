@@ -20,10 +20,131 @@ def test_auto_and_cpu_select_the_cpu():
     assert select("auto").name == "cpu" and select("cpu", threads=1).name == "cpu"
 
 
+def _has_cuda_device() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no CuPy, or no driver
+        return False
+
+
+@pytest.mark.skipif(_has_cuda_device(), reason="checks the messages of a machine without a CUDA device")
+def test_cuda_says_which_requirement_fails():
+    from kmc.backends import cuda_unavailable_reason, missing_kernels
+
+    assert missing_kernels() == EVENTS_WITHOUT_KERNELS == ("sintering",)
+    assert missing_kernels(KERNEL_EVENTS) == ()
+    with pytest.raises(UserError, match=r"(CuPy is not installed|no CUDA device|no usable CUDA).*"
+                                        r"the event sintering has no CUDA kernel yet"):
+        select("cuda")
+    only_kernels = cuda_unavailable_reason(KERNEL_EVENTS, shape=(8, 8, 8))
+    assert "kernel" not in only_kernels and only_kernels.endswith("use 'cpu' or 'auto'")
+    assert select("auto", events=KERNEL_EVENTS).name == "cpu"  # no device: auto stays on the CPU
+
+
 def test_cuda_is_a_one_line_user_error(write_config, tmp_path):
-    with pytest.raises(UserError, match="no CUDA kernels yet"):
+    with pytest.raises(UserError, match="sintering has no CUDA kernel yet"):
         select("cuda")
     proc = run_kmc("run", write_config(tiny_dict()), "--backend", "cuda", "--out", tmp_path / "run", "--quiet")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "backend = 'cuda'" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+# -- the device-resident loop, proven with the g++ emulation (no GPU needed) ---------------------------
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kmc.backends.resident import PhaseSums  # noqa: E402
+from kmc.config import parse_config  # noqa: E402
+from kmc.simulation import Simulation, lattice_digest  # noqa: E402
+from kmc.state import Lattice  # noqa: E402
+from kmc.store import RunStore  # noqa: E402
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (kernel emulation)")
+
+#: A hot, short program on a small particle: every event with a kernel fires (checked below).
+HOT = tiny_dict(lattice={"shape": [14, 14, 14]}, particle={"radius_um": 0.3, "grain_size_nm": 120.0,
+                                                          "aspect_ratio": 1.5, "porosity": 0.1},
+                program={"start_C": 150.0, "segments": [{"ramp_to_C": 900.0, "rate_C_per_min": 50.0},
+                                                        {"hold_h": 0.05}]},
+                output={"snapshot_every_min": 4.0, "snapshot_at_C": [300.0], "observe_every_min": 1.0},
+                numerics={"max_dt_s": 30.0, "max_dT_C": 10.0})
+
+
+def _without_sintering(sim):
+    # sintering has no kernel yet (docs/cuda.md): both runs leave it out
+    sim.events = tuple(ev for ev in sim.events if ev.NAME != "sintering")
+    sim.counters = {k: v for k, v in sim.counters.items() if not k.startswith("sinter")}
+    return sim
+
+
+@needs_gxx
+@pytest.mark.parametrize("shape", [(14, 11, 9), (1, 3, 2)], ids=lambda s: "x".join(map(str, s)))
+def test_emulated_reduction_kernel_equals_numpy(shape):
+    from kmc.backends.emulated import EmulatedBackend
+
+    rng = np.random.default_rng(sum(shape))
+    lat = Lattice.empty(shape)
+    lat.phase[...] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 9, 200], shape)  # codes >= 8 take the atomic path
+    lat.tm[...] = rng.integers(0, 256, shape)
+    lat.li[...] = rng.integers(0, 256, shape)
+    backend = EmulatedBackend()
+    backend.attach(lat)
+    assert backend.phase_sums() == PhaseSums.of(lat)
+    assert np.array_equal(backend.phase_counts(lat), np.bincount(lat.phase.reshape(-1), minlength=256))
+
+
+@needs_gxx
+def test_resident_backend_keeps_the_state_until_sync():
+    from kmc.backends.emulated import EmulatedBackend
+    from kmc.events.dehydration import Dehydration
+
+    lat = Lattice.empty((4, 5, 6))
+    lat.phase[...] = 1
+    lat.tm[...] = 64
+    backend = EmulatedBackend()
+    backend.attach(lat)
+    thr = np.array([2**32], dtype=np.uint64)  # every hydroxide voxel dehydrates
+    assert backend.apply(Dehydration(1e10, 120.0), lat, 1, 0, thr) == {"h2o_q": 64 * lat.phase.size}
+    assert (lat.phase == 1).all()                       # the host copy is stale ...
+    assert backend.phase_sums().count[2] == lat.phase.size  # ... the held state is not
+    assert backend.observed(lat) is lat and (lat.phase == 2).all()  # observers read a synced lattice
+    lat.phase[0, 0, 0] = 7  # clean now: a second sync copies nothing
+    backend.sync(lat)
+    assert lat.phase[0, 0, 0] == 7
+    other = Lattice.empty((2, 2, 2))
+    other.phase[...] = 1
+    backend.apply(Dehydration(1e10, 120.0), other, 1, 0, thr)  # not attached: updated in place
+    assert (other.phase == 2).all()
+
+
+@needs_gxx
+def test_device_resident_simulation_equals_the_cpu_run_bit_for_bit(write_config, tmp_path):
+    from kmc.backends.emulated import EmulatedBackend
+
+    cfg = parse_config(HOT, source="HOT")
+    stores = {}
+    for name in ("cpu", "emulated"):
+        ref = Simulation.from_config(cfg, threads=1)
+        backend = EmulatedBackend() if name == "emulated" else None
+        sim = _without_sintering(Simulation(cfg, ref.lattice.copy(), build_report=ref.build_report,
+                                            n_precursor_grains=ref.n_precursor_grains, threads=1, backend=backend))
+        stores[name] = (sim, sim.run(tmp_path / name))
+    (cpu, cpu_store), (emu, emu_store) = stores["cpu"], stores["emulated"]
+    assert emu.backend.name == "emulated" and cpu.backend.name == "cpu"
+    assert cpu_store.n_frames == emu_store.n_frames >= 4
+    for i in range(cpu_store.n_frames):
+        a, b = cpu_store.frame(i), emu_store.frame(i)
+        assert lattice_digest(a.lattice) == lattice_digest(b.lattice), f"frame {i} differs"
+        assert a.counters == b.counters and a.clock == b.clock
+    obs_cpu, obs_emu = cpu_store.observables(), emu_store.observables()
+    assert obs_cpu.keys() == obs_emu.keys()
+    for key, col in obs_cpu.items():
+        assert np.array_equal(col, obs_emu[key], equal_nan=True), key
+    assert lattice_digest(cpu.lattice) == lattice_digest(emu.lattice)
+    fired = {k for k, v in cpu.counters.items() if v > 0}
+    assert {"h2o_q", "li_handed_lioh", "rx_nuclei", "rx_grown", "gg_flips"} <= fired, cpu.counters
+    assert isinstance(RunStore.open(tmp_path / "emulated"), RunStore)

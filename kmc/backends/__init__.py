@@ -1,8 +1,10 @@
 """Backends run the event passes on the lattice: `cpu` (numba, the reference) and `cuda`.
 
-`select(name)` returns the backend for 'auto' | 'cpu' | 'cuda'. The CUDA backend
-(`kmc.backends.cuda`, kernels/*.cu through CuPy) has kernels for some events only, so 'auto'
-picks the CPU and asking for 'cuda' is a `UserError` that says why (docs/cuda.md).
+`select(name, events=...)` returns the backend for 'auto' | 'cpu' | 'cuda'. The CUDA backend
+(`kmc.backends.cuda`, kernels/*.cu through CuPy, docs/cuda.md) runs a run only when CuPy sees
+a device, every event of the run has a kernel and the lattice fits in device memory: 'auto'
+then picks it and otherwise the CPU; asking for 'cuda' when one of these fails is a
+one-line `UserError` that says which.
 """
 
 from __future__ import annotations
@@ -14,27 +16,75 @@ from kmc.errors import Problem, UserError
 EVENTS_WITHOUT_KERNELS = ("sintering",)
 
 
-def cuda_unavailable_reason() -> str:
-    """Why a run cannot use the CUDA backend here, in one line."""
+def full_physics_event_names() -> tuple[str, ...]:
+    """NAME of every event class of `kmc.events.build_events` (the events of a full run)."""
+    from kmc import events
+
+    return tuple(cls.NAME for cls in (events.LiSource, events.LiHop, events.Lithiation, events.Dehydration,
+                                      events.Nucleation, events.GrainGrowth, events.Ordering, events.Sintering))
+
+
+def _device_problem() -> str | None:
+    """Why CuPy cannot run kernels here (one clause), or None when it sees a device."""
     try:
         import cupy
     except ImportError:
-        return "CuPy is not installed (pip install 'kmc[gpu]'), and " + _missing_kernels()
+        return "CuPy is not installed (pip install -e '.[gpu]')"
     try:
         if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA device is visible, and " + _missing_kernels()
+            return "no CUDA device is visible"
     except cupy.cuda.runtime.CUDARuntimeError as err:
-        return f"no usable CUDA driver or device ({err}), and " + _missing_kernels()
-    return _missing_kernels()
+        return f"no usable CUDA driver or device ({err})"
+    return None
 
 
-def _missing_kernels() -> str:
-    return f"the events {', '.join(EVENTS_WITHOUT_KERNELS)} have no CUDA kernels yet (docs/cuda.md); use 'cpu' or 'auto'"
+def missing_kernels(events=None) -> tuple[str, ...]:
+    """Names among ``events`` (names or event objects; None: the full physics) without a kernel."""
+    from kmc.backends.cuda import KERNEL_EVENTS
+
+    names = full_physics_event_names() if events is None else tuple(getattr(e, "NAME", e) for e in events)
+    return tuple(dict.fromkeys(n for n in names if n not in KERNEL_EVENTS))
 
 
-def select(name: str, threads: int | None = None) -> CpuBackend:
-    if name in ("auto", "cpu"):
+def cuda_unavailable_reason(events=None, shape=None) -> str | None:
+    """Why a run of ``events`` on a lattice of ``shape`` cannot use CUDA here, in one line;
+    None when it can."""
+    reasons = []
+    device = _device_problem()
+    if device is not None:
+        reasons.append(device)
+    missing = missing_kernels(events)
+    if missing:
+        reasons.append(f"the event{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                       f"{'have' if len(missing) > 1 else 'has'} no CUDA kernel yet (docs/cuda.md)")
+    if not reasons and shape is not None:
+        from kmc.backends.cuda import CudaBackend
+
+        try:
+            CudaBackend().check_fits(tuple(shape))
+        except MemoryError as err:
+            reasons.append(str(err))
+    if not reasons:
+        return None
+    return ", and ".join(reasons) + "; use 'cpu' or 'auto'"
+
+
+def select(name: str, threads: int | None = None, *, events=None, shape=None):
+    """The backend for ``name``: 'auto' | 'cpu' | 'cuda'.
+
+    events: the run's events (objects or names; None: the full physics), shape: its lattice
+    (nz, ny, nx) or None (not checked). 'auto' gives CUDA when `cuda_unavailable_reason` finds
+    nothing against it, else the CPU with ``threads`` numba threads.
+    """
+    if name == "cpu":
         return CpuBackend(threads=threads)
-    if name == "cuda":
-        raise UserError(Problem("backend", name, cuda_unavailable_reason()))
+    if name in ("auto", "cuda"):
+        reason = cuda_unavailable_reason(events, shape)
+        if reason is None:
+            from kmc.backends.cuda import CudaBackend
+
+            return CudaBackend()
+        if name == "auto":
+            return CpuBackend(threads=threads)
+        raise UserError(Problem("backend", name, reason))
     raise UserError(Problem("backend", name, "one of auto, cpu, cuda"))

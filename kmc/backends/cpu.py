@@ -13,6 +13,10 @@ class CpuBackend:
 
     threads: numba threads to use (None: numba's default, all cores). Results do not depend
     on it: random numbers are keyed by site, and reductions are integer sums.
+
+    The ownership calls of the simulation loop (`attach`, `sync`, `phase_counts`, `observed`;
+    `kmc.backends.resident` has the contract a device backend keeps) are trivial here: the
+    host arrays are the state.
     """
 
     name = "cpu"
@@ -25,6 +29,23 @@ class CpuBackend:
     def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
         """Run one event's passes for step ``step``; returns the event's counters (quanta)."""
         return event.cpu_pass(lattice, seed, step, thresholds)
+
+    def attach(self, lattice: Lattice) -> None:
+        """Nothing to copy: the numba passes work on the host arrays."""
+
+    def sync(self, lattice: Lattice) -> None:
+        """Nothing to copy: the host arrays are always current."""
+
+    def release(self) -> None:
+        """Nothing is held."""
+
+    def phase_counts(self, lattice: Lattice) -> np.ndarray:
+        """int64 (256,): voxels per phase code."""
+        return np.bincount(lattice.phase.reshape(-1), minlength=256)
+
+    def observed(self, lattice: Lattice) -> Lattice:
+        """What observers read: the lattice itself."""
+        return lattice
 
     def describe(self) -> str:
         return f"cpu (numba {numba.__version__}, {numba.get_num_threads()} threads)"

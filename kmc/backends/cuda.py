@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kmc.backends.resident import ResidentBackend
 from kmc.state import Lattice, Phase
 
 #: kernels/ at the repository root (next to kmc/).
@@ -76,6 +77,15 @@ class Scratch:
 
     name: str
     dtype: str = "uint8"
+
+
+@dataclass(frozen=True)
+class Sums:
+    """A uint64 (size,) array of sums the kernel atomically adds to (zeroed before the plan,
+    returned whole): the per-phase tables of the reductions."""
+
+    name: str
+    size: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -310,6 +320,19 @@ def plan(event, shape: tuple[int, int, int], seed: int, step: int, thresholds) -
     return _PLANS[name](event, tuple(int(s) for s in shape), int(seed), int(step), thresholds)
 
 
+#: Grid-stride items of the reduction launch: at most 1024 blocks, so at most 1024 x 256 threads
+#: add their register sums with atomics.
+REDUCE_WORK = 1024 * BLOCK
+
+
+def plan_phase_sums(shape: tuple[int, int, int]) -> list[Launch]:
+    """The reduction of kernels/reductions.cu: Sums 'phase_count', 'phase_tm', 'phase_li' (256,)."""
+    n = int(np.prod(shape))
+    return [Launch("reductions.cu", "kmc_phase_sums", min(n, REDUCE_WORK),
+                   (Field("phase"), Field("tm"), Field("li"), _u64(n), Sums("phase_count", 256),
+                    Sums("phase_tm", 256), Sums("phase_li", 256)))]
+
+
 def counters_of(event) -> tuple[str, ...]:
     return tuple(getattr(event, "COUNTERS", ()))
 
@@ -356,88 +379,87 @@ def raw_module(name: str):
 
 
 # -- the backend -------------------------------------------------------------------------------------
-class CudaBackend:
+class CudaBackend(ResidentBackend):
     """Runs the event passes of kernels/*.cu on one CUDA device through CuPy.
 
-    The six lattice fields live on the device while the backend holds them: `upload` copies a
-    host `Lattice` there (refused if it would not fit), `download` copies it back. `apply`
-    has the signature of `CpuBackend.apply`; given a host lattice it uploads it, runs the
-    passes and copies the fields back into it (convenient and exact, but slow: a simulation
-    should keep the state on the device and download only for observers and writers).
+    The six lattice fields live in device memory (flat CuPy arrays). Ownership and transfers
+    are those of `ResidentBackend`: `attach` uploads a simulation's lattice once, every pass
+    runs on the device, observables come from device reductions (`phase_sums`), and `sync`
+    downloads the fields only when a snapshot needs them. `apply` on a lattice that is not
+    attached keeps the `CpuBackend` contract (upload, passes, download).
     """
 
     name = "cuda"
 
-    #: Fraction of free device memory the lattice may take (headroom for CuPy and tables).
+    #: Fraction of free device memory the lattice and its scratch may take (headroom for CuPy,
+    #: the tables and the compiled modules).
     MEMORY_FRACTION = 0.9
 
     def __init__(self, device: int = 0):
         import cupy
 
+        super().__init__()
         self._cp = cupy
         self.device_id = int(device)
         self._device = cupy.cuda.Device(self.device_id)
         self._fields: dict | None = None
-        self._host: Lattice | None = None
-        self._shape: tuple | None = None
         self._scratches: dict = {}
 
     # memory -----------------------------------------------------------------------------------
     def memory_report(self) -> dict[str, int]:
-        """Device memory in bytes: {'free', 'total', 'lattice'} (lattice: bytes held now)."""
+        """Device memory in bytes: {'free', 'total', 'lattice'} (lattice: fields and scratch held now)."""
         with self._device:
-            free, total = self._cp.cuda.Device(self.device_id).mem_info
+            free, total = self._device.mem_info
         held = sum(a.nbytes for a in self._fields.values()) if self._fields else 0
+        held += sum(a.nbytes for a in self._scratches.values())
         return {"free": int(free), "total": int(total), "lattice": int(held)}
+
+    @staticmethod
+    def bytes_needed(shape: tuple[int, int, int]) -> int:
+        """Device bytes of a lattice of ``shape``: the fields plus the per-site scratch of the plans."""
+        from kmc.state import bytes_per_voxel
+
+        return int(np.prod(shape)) * (bytes_per_voxel() + SCRATCH_BYTES_PER_VOXEL)
 
     def check_fits(self, shape: tuple[int, int, int]) -> None:
         """Raise MemoryError, before allocating, if a lattice of ``shape`` would not fit."""
-        from kmc.state import bytes_per_voxel
-
-        need = int(np.prod(shape)) * (bytes_per_voxel() + SCRATCH_BYTES_PER_VOXEL)
+        need = self.bytes_needed(shape)
         report = self.memory_report()
-        free = report["free"] + report["lattice"]  # the current lattice would be replaced
+        free = report["free"] + report["lattice"]  # what is held now would be replaced
         if need > self.MEMORY_FRACTION * free:
             raise MemoryError(
-                f"lattice {shape} needs {need / 2**30:.2f} GiB on device {self.device_id}, "
+                f"lattice {tuple(shape)} needs {need / 2**30:.2f} GiB on CUDA device {self.device_id}, "
                 f"{free / 2**30:.2f} GiB free of {report['total'] / 2**30:.2f} GiB "
                 f"(limit {self.MEMORY_FRACTION:.0%} of free)")
 
     # state ------------------------------------------------------------------------------------
-    def upload(self, lattice: Lattice) -> None:
-        """Copy the six fields of ``lattice`` to the device (replacing what was there)."""
-        check_lattice(lattice)
-        self.check_fits(lattice.shape)
+    def _put(self, lattice: Lattice) -> None:
         cp = self._cp
         with self._device:
-            self._fields = None
             if self._shape != tuple(lattice.shape):
+                self._fields = None
                 self._scratches = {}
-            self._fields = {name: cp.asarray(arr.reshape(-1)) for name, arr in lattice.arrays().items()}
-        self._host = lattice
-        self._shape = tuple(lattice.shape)
+            if self._fields is None:
+                self._fields = {name: cp.asarray(arr.reshape(-1)) for name, arr in lattice.arrays().items()}
+            else:
+                for name, arr in lattice.arrays().items():
+                    self._fields[name].set(arr.reshape(-1))
 
-    def download(self, lattice: Lattice) -> None:
-        """Copy the device fields into the host arrays of ``lattice`` (same shape)."""
-        check_lattice(lattice)
-        if self._fields is None or tuple(lattice.shape) != self._shape:
-            raise ValueError("no device lattice of this shape; call upload first")
+    def _get(self, lattice: Lattice) -> None:
         with self._device:
             for name, arr in lattice.arrays().items():
-                arr.reshape(-1)[...] = self._fields[name].get()
+                self._fields[name].get(out=arr.reshape(-1))
 
     # passes -----------------------------------------------------------------------------------
-    def run_plan(self, launches: list[Launch], counters: tuple[str, ...]) -> dict[str, int]:
-        """Launch ``launches`` on the device fields; returns the named counters (ints)."""
+    def _execute(self, launches, counters):
         cp = self._cp
-        if self._fields is None:
-            raise ValueError("no device lattice; call upload first")
         names = list(counters) + sorted({a.name for L in launches for a in L.args
                                          if isinstance(a, Counter) and a.name not in counters})
         digest = kernel_sources_digest()  # once per plan: edits to kernels/ recompile
         with self._device:
-            acc = cp.zeros(len(names), dtype=cp.uint64)
-            tables: dict[int, object] = {}
+            acc = cp.zeros(max(len(names), 1), dtype=cp.uint64)
+            sums: dict[str, object] = {}
+            tables: dict[int, object] = {}  # each host table uploaded once per plan
             for launch in launches:
                 if launch.work == 0:
                     continue
@@ -451,6 +473,10 @@ class CudaBackend:
                         args.append(tables[id(a)])
                     elif isinstance(a, Counter):
                         args.append(acc[names.index(a.name):])
+                    elif isinstance(a, Sums):
+                        if a.name not in sums:
+                            sums[a.name] = cp.zeros(a.size, dtype=cp.uint64)
+                        args.append(sums[a.name])
                     elif isinstance(a, Scratch):
                         args.append(self._scratch(a))
                     elif isinstance(a, (np.uint64, np.int64, np.uint32, np.int32)):
@@ -460,8 +486,9 @@ class CudaBackend:
                 kernel = _raw_module(launch.source, digest).get_function(launch.kernel)
                 grid = min(max(1, -(-launch.work // BLOCK)), MAX_GRID)
                 kernel((grid,), (BLOCK,), tuple(args))
-            totals = acc.get()
-        return {name: int(totals[names.index(name)]) for name in counters}
+            totals = acc.get() if names else ()
+            host_sums = {k: v.get() for k, v in sums.items()}
+        return {name: int(totals[names.index(name)]) for name in counters}, host_sums
 
     def _scratch(self, spec: Scratch):
         """Device scratch array of one value per site, allocated once per lattice shape."""
@@ -471,18 +498,11 @@ class CudaBackend:
             self._scratches[key] = self._cp.empty(n, dtype=spec.dtype)
         return self._scratches[key]
 
-    def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
-        """Run one event's passes for step ``step`` on ``lattice`` (host arrays updated in place)."""
-        launches = plan(event, lattice.shape, seed, step, thresholds)
-        self.upload(lattice)  # the host copy may have changed (CPU events in between)
-        counters = self.run_plan(launches, counters_of(event))
-        self.download(lattice)
-        return counters
-
     def describe(self) -> str:
         cp = self._cp
         props = cp.cuda.runtime.getDeviceProperties(self.device_id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         r = self.memory_report()
+        held = f", lattice {r['lattice'] / 2**30:.2f} GiB on device" if r["lattice"] else ""
         return (f"cuda ({name}, device {self.device_id}, CuPy {cp.__version__}, "
-                f"{r['free'] / 2**30:.1f} of {r['total'] / 2**30:.1f} GiB free)")
+                f"{r['free'] / 2**30:.1f} of {r['total'] / 2**30:.1f} GiB free{held})")

@@ -32,12 +32,11 @@ from kmc.backends.cuda import (
     Field,
     Launch,
     Scratch,
+    Sums,
     Table,
-    check_lattice,
-    counters_of,
     kernel_sources_digest,
-    plan,
 )
+from kmc.backends.resident import ResidentBackend
 from kmc.state import Lattice
 
 CXX_FLAGS = ("-x", "c++", "-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Wno-unknown-pragmas")
@@ -122,27 +121,44 @@ def draw4(seed, step, pass_, site, stream) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in out)
 
 
-class EmulatedBackend:
-    """Runs the launch plans of `kmc.backends.cuda` on host arrays through the g++ library.
+class EmulatedBackend(ResidentBackend):
+    """Runs the launch plans of `kmc.backends.cuda` through the g++ library, on private host
+    buffers that play the device memory.
 
     grid, block: the emulated launch shape (small and uneven by default, so the kernels'
     grid-stride loops are exercised with several blocks and threads). Results do not depend on
-    them. Same ``apply`` as `CpuBackend`; events without kernels raise MissingKernelError.
+    them. Ownership and transfers are those of `ResidentBackend`, exactly as for `CudaBackend`:
+    a simulation's attached lattice lives in the buffers and its host arrays are stale until
+    `sync`, so tests of the device-resident loop catch a missing copy. ``apply`` on a lattice
+    that is not attached has the `CpuBackend` contract. Events without kernels raise
+    MissingKernelError.
     """
 
     name = "emulated"
 
     def __init__(self, grid: int = 2, block: int = 3):
+        super().__init__()
         self.grid = int(grid)
         self.block = int(block)
         self.lib = library()
+        self._fields: dict[str, np.ndarray] | None = None
 
-    def run_plan(self, lattice: Lattice, launches: list[Launch], counters: tuple[str, ...]) -> dict[str, int]:
-        check_lattice(lattice)
-        fields = {name: arr.reshape(-1) for name, arr in lattice.arrays().items()}
+    def check_fits(self, shape: tuple[int, int, int]) -> None:
+        """Host memory is the limit here; nothing to check before numpy allocates."""
+
+    def _put(self, lattice: Lattice) -> None:
+        self._fields = {name: arr.reshape(-1).copy() for name, arr in lattice.arrays().items()}
+
+    def _get(self, lattice: Lattice) -> None:
+        for name, arr in lattice.arrays().items():
+            arr.reshape(-1)[...] = self._fields[name]
+
+    def _execute(self, launches: list[Launch], counters: tuple[str, ...]):
+        fields = self._fields
         names = list(counters) + sorted({a.name for L in launches for a in L.args
                                          if isinstance(a, Counter) and a.name not in counters})
-        acc = np.zeros(len(names), dtype=np.uint64)
+        acc = np.zeros(max(len(names), 1), dtype=np.uint64)
+        sums: dict[str, np.ndarray] = {}
         keep = []  # host copies of tables, alive while the kernels run
         scratch: dict[Scratch, np.ndarray] = {}
         for launch in launches:
@@ -156,6 +172,10 @@ class EmulatedBackend:
                     args.append(ctypes.c_void_p(t.ctypes.data))
                 elif isinstance(a, Counter):
                     args.append(ctypes.c_void_p(acc.ctypes.data + 8 * names.index(a.name)))
+                elif isinstance(a, Sums):
+                    if a.name not in sums:
+                        sums[a.name] = np.zeros(a.size, dtype=np.uint64)
+                    args.append(ctypes.c_void_p(sums[a.name].ctypes.data))
                 elif isinstance(a, Scratch):
                     if a not in scratch:  # garbage-filled, like cupy.empty: a kernel must write it first
                         scratch[a] = np.full(fields["phase"].size, 0xA5, dtype=a.dtype)
@@ -170,15 +190,7 @@ class EmulatedBackend:
                 for t in range(self.block):
                     self.lib.kmc_emu_set_thread(self.grid, self.block, b, t)
                     kernel(*args)
-        return {name: int(acc[names.index(name)]) for name in counters}
-
-    def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds, extra: tuple[str, ...] = ()
-              ) -> dict[str, int]:
-        """Run one event's kernels for step ``step`` in place on ``lattice``; the event's counters.
-
-        extra: further counter names to return (statistics such as li_hop's '_moved_q', '_refused').
-        """
-        return self.run_plan(lattice, plan(event, lattice.shape, seed, step, thresholds), counters_of(event) + tuple(extra))
+        return {name: int(acc[names.index(name)]) for name in counters}, sums
 
     def describe(self) -> str:
         return f"emulated kernels (g++, grid {self.grid} x block {self.block}; events: {', '.join(KERNEL_EVENTS)})"
