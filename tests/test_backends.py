@@ -57,7 +57,9 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from kmc.backends import CpuBackend  # noqa: E402
 from kmc.backends.resident import PhaseSums  # noqa: E402
+from kmc.build import build  # noqa: E402
 from kmc.config import parse_config  # noqa: E402
 from kmc.simulation import Simulation, lattice_digest  # noqa: E402
 from kmc.state import Lattice  # noqa: E402
@@ -128,10 +130,9 @@ def test_device_resident_simulation_equals_the_cpu_run_bit_for_bit(write_config,
     cfg = parse_config(HOT, source="HOT")
     stores = {}
     for name in ("cpu", "emulated"):
-        ref = Simulation.from_config(cfg, threads=1)
-        backend = EmulatedBackend() if name == "emulated" else None
-        sim = _without_sintering(Simulation(cfg, ref.lattice.copy(), build_report=ref.build_report,
-                                            n_precursor_grains=ref.n_precursor_grains, threads=1, backend=backend))
+        lattice, report = build(cfg)
+        backend = EmulatedBackend() if name == "emulated" else CpuBackend(threads=1)
+        sim = _without_sintering(Simulation(cfg, lattice, build_report=report.to_dict(), backend=backend))
         stores[name] = (sim, sim.run(tmp_path / name))
     (cpu, cpu_store), (emu, emu_store) = stores["cpu"], stores["emulated"]
     assert emu.backend.name == "emulated" and cpu.backend.name == "cpu"

@@ -4,7 +4,8 @@
 (b) the emulated kernels, driven by the launch plans of kmc.backends.cuda, give the same
     fields and counters as the numba reference on random mixed lattices over several steps;
 (c) kernels/philox.cuh reproduces the Random123 known-answer vectors and kmc.rng.draw4.
-(b) and (c) are skipped without g++. docs/cuda.md explains the harness.
+(b) and (c) are skipped without g++. docs/cuda.md explains the harness; the same comparisons
+on a real device are in tests/test_gpu.py.
 """
 
 from __future__ import annotations
@@ -262,29 +263,3 @@ def test_philox_known_answer_vectors_and_key_layout():
         site %= 2**40
         pass_, stream = int(rng.integers(0, 256)), int(rng.choice(list(Stream)))
         assert emulated.draw4(seed, step, pass_, site, stream) == tuple(int(v) for v in draw4(seed, step, pass_, site, stream))
-
-
-# -- (d) on the device (where CuPy and a GPU are present) -----------------------------------------
-def _cuda_backend_or_skip():
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA device")
-    except (ImportError, RuntimeError) as exc:  # no CuPy, or CUDARuntimeError without a driver
-        pytest.skip(f"CuPy or a CUDA device is not available: {exc}")
-    return cuda_backend.CudaBackend()
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("event", make_events(), ids=lambda e: e.NAME)
-def test_cuda_backend_equals_numba_bit_for_bit(event):
-    backend = _cuda_backend_or_skip()
-    for lattice_seed in (1, 2, 3):
-        ref = random_lattice((16, 16, 16), lattice_seed)
-        dev = ref.copy()
-        for step in range(6):
-            thr = thresholds_for(event, step)
-            assert backend.apply(event, dev, 11, step, thr) == event.cpu_pass(ref, 11, step, thr)
-            for name, a in ref.arrays().items():
-                assert np.array_equal(a, dev.arrays()[name]), f"step {step}: field {name} differs"

@@ -1,0 +1,162 @@
+"""The CUDA backend on a real device: every kernel compiles with NVRTC, every event alone and
+all events together through `Simulation` give the CPU's bits, the lattice stays on the device,
+and a lattice that does not fit is refused before allocation.
+
+Marked ``gpu``; every test skips cleanly without CuPy or a visible device. Run on a GPU host
+with ``python -m pytest -m gpu tests/test_gpu.py`` (docs/cuda.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from kmc.backends import cuda as cuda_backend
+from kmc.backends import CpuBackend, missing_kernels, select
+from kmc.backends.resident import PhaseSums
+from kmc.config import parse_config
+from kmc.errors import UserError
+from kmc.simulation import Simulation, lattice_digest
+from kmc.state import Lattice
+
+from test_backends import HOT, _without_sintering
+from test_kernels import SHAPES, event_id, lattice_for, make_events, thresholds_for
+
+pytestmark = pytest.mark.gpu
+
+#: The test shapes of the emulation plus one whose colour passes need many blocks.
+GPU_SHAPES = SHAPES + [(33, 40, 70)]
+
+
+@pytest.fixture(scope="module")
+def device():
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device is visible")
+    except (ImportError, RuntimeError) as exc:  # no CuPy, or CUDARuntimeError without a driver
+        pytest.skip(f"CuPy or a CUDA device is not available: {exc}")
+    return cuda_backend.CudaBackend()
+
+
+def _assert_same(ref: Lattice, got: Lattice, where: str) -> None:
+    for name, a in ref.arrays().items():
+        b = got.arrays()[name]
+        assert np.array_equal(a, b), f"{where}: field {name} differs at {np.argwhere(a != b)[:5].tolist()}"
+
+
+def test_every_kernel_compiles_with_nvrtc(device):
+    for path in sorted(cuda_backend.KERNEL_DIR.glob("*.cu")):
+        names = re.findall(r'extern "C" __global__ void (\w+)\(', path.read_text())
+        assert names, path.name
+        module = cuda_backend.raw_module(path.name)
+        for name in names:
+            module.get_function(name)
+
+
+@pytest.mark.parametrize("event", make_events(), ids=event_id)
+@pytest.mark.parametrize("shape", GPU_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_each_event_alone_equals_numba_bit_for_bit(device, event, shape):
+    for lattice_seed in (1, 2, 3):
+        ref = lattice_for(event, shape, lattice_seed)
+        held, trip = ref.copy(), ref.copy()
+        seed = 0x1234_5678_9ABC_DEF0 + lattice_seed
+        steps = [(step + (2**32 + 7 if step == 5 else 0), thresholds_for(event, step)) for step in range(6)]
+        wants, states = [], []
+        for step_id, thr in steps:
+            wants.append(event.cpu_pass(ref, seed, step_id, thr))
+            states.append(ref.copy())
+        # attached: the lattice stays on the device for the 6 steps, reductions on the device
+        device.attach(held)
+        for k, (step_id, thr) in enumerate(steps):
+            assert device.apply(event, held, seed, step_id, thr) == wants[k], f"step {k}: held counters"
+            assert device.phase_sums() == PhaseSums.of(states[k]), f"step {k}: device reduction"
+        device.sync(held)
+        _assert_same(states[-1], held, "held on the device")
+        device.release()
+        # not attached: the CpuBackend contract, a round trip per call
+        for k, (step_id, thr) in enumerate(steps):
+            assert device.apply(event, trip, seed, step_id, thr) == wants[k], f"step {k}: round-trip counters"
+            _assert_same(states[k], trip, f"round trip, step {k}")
+
+
+def test_reduction_on_device_equals_numpy(device):
+    rng = np.random.default_rng(3)
+    lat = Lattice.empty((70, 64, 33))
+    lat.phase[...] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 9, 200], lat.shape)
+    lat.tm[...] = rng.integers(0, 256, lat.shape)
+    lat.li[...] = rng.integers(0, 256, lat.shape)
+    device.attach(lat)
+    assert device.phase_sums() == PhaseSums.of(lat)
+    device.release()
+
+
+def _run(cfg, backend, tmp_path, name, drop_sintering: bool):
+    from kmc.build import build
+
+    lattice, report = build(cfg)
+    sim = Simulation(cfg, lattice, build_report=report.to_dict(), threads=1, backend=backend or CpuBackend(threads=1))
+    if drop_sintering:
+        _without_sintering(sim)
+    return sim, sim.run(tmp_path / name)
+
+
+def _assert_same_runs(cpu, gpu) -> None:
+    (cpu_sim, cpu_store), (gpu_sim, gpu_store) = cpu, gpu
+    assert cpu_store.n_frames == gpu_store.n_frames >= 4
+    for i in range(cpu_store.n_frames):
+        a, b = cpu_store.frame(i), gpu_store.frame(i)
+        assert lattice_digest(a.lattice) == lattice_digest(b.lattice), f"frame {i} differs"
+        assert a.counters == b.counters and a.clock == b.clock
+    obs_cpu, obs_gpu = cpu_store.observables(), gpu_store.observables()
+    assert obs_cpu.keys() == obs_gpu.keys()
+    for key, col in obs_cpu.items():
+        assert np.array_equal(col, obs_gpu[key], equal_nan=True), key
+    assert lattice_digest(cpu_sim.lattice) == lattice_digest(gpu_sim.lattice)
+
+
+def test_simulation_of_every_event_with_a_kernel_equals_the_cpu_run(device, tmp_path):
+    cfg = parse_config(HOT, source="HOT")
+    cpu = _run(cfg, None, tmp_path, "cpu", drop_sintering=True)
+    gpu = _run(cfg, device, tmp_path, "gpu", drop_sintering=True)
+    assert gpu[0].backend is device
+    _assert_same_runs(cpu, gpu)
+    fired = {k for k, v in cpu[0].counters.items() if v > 0}
+    assert {"h2o_q", "li_handed_lioh", "rx_nuclei", "rx_grown", "gg_flips"} <= fired, cpu[0].counters
+
+
+def test_full_physics_simulation_on_cuda_equals_the_cpu_run(device, tmp_path):
+    missing = missing_kernels()
+    if missing:
+        pytest.skip(f"events without a CUDA kernel yet: {', '.join(missing)}")
+    cpu_cfg = parse_config(dict(HOT, backend="cpu"), source="HOT")
+    gpu_cfg = parse_config(dict(HOT, backend="cuda"), source="HOT")
+    cpu = Simulation.from_config(cpu_cfg, threads=1)
+    gpu = Simulation.from_config(gpu_cfg)
+    assert gpu.backend.name == "cuda"
+    _assert_same_runs((cpu, cpu.run(tmp_path / "cpu")), (gpu, gpu.run(tmp_path / "gpu")))
+
+
+def test_auto_picks_cuda_exactly_when_every_event_has_a_kernel(device):
+    assert select("auto", events=cuda_backend.KERNEL_EVENTS).name == "cuda"
+    assert select("auto").name == ("cpu" if missing_kernels() else "cuda")
+
+
+def test_a_lattice_that_does_not_fit_is_refused_before_allocation(device):
+    huge = (8192, 8192, 8192)  # 5.5 TB of state
+    before = device.memory_report()
+    with pytest.raises(MemoryError, match="needs"):
+        device.check_fits(huge)
+    with pytest.raises(UserError, match="needs .* GiB on CUDA device"):
+        select("cuda", events=cuda_backend.KERNEL_EVENTS, shape=huge)
+    assert select("auto", events=cuda_backend.KERNEL_EVENTS, shape=huge).name == "cpu"
+    after = device.memory_report()
+    assert after["lattice"] == before["lattice"]
+    lat = Lattice.empty((16, 16, 16))
+    device.attach(lat)
+    assert device.memory_report()["lattice"] >= lat.phase.size * 9
+    assert "GiB on device" in device.describe()
+    device.release()
