@@ -24,7 +24,7 @@ def full_physics_event_names() -> tuple[str, ...]:
                                       events.Nucleation, events.GrainGrowth, events.Ordering, events.Sintering))
 
 
-def _device_problem() -> str | None:
+def device_problem() -> str | None:
     """Why CuPy cannot run kernels here (one clause), or None when it sees a device."""
     try:
         import cupy
@@ -50,7 +50,7 @@ def cuda_unavailable_reason(events=None, shape=None) -> str | None:
     """Why a run of ``events`` on a lattice of ``shape`` cannot use CUDA here, in one line;
     None when it can."""
     reasons = []
-    device = _device_problem()
+    device = device_problem()
     if device is not None:
         reasons.append(device)
     missing = missing_kernels(events)
