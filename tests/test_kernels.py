@@ -71,6 +71,10 @@ def test_plan_refuses_events_without_kernels_and_untyped_thresholds():
         cuda_backend.plan(Sintering(), (4, 4, 4), 0, 0, np.zeros(1, dtype=np.uint64))
     with pytest.raises(TypeError, match="uint64"):
         cuda_backend.plan(make_events()[0], (4, 4, 4), 0, 0, np.zeros(1, dtype=np.int64))
+    nucleation = Nucleation(2**31 - 100, 1.0, 0.0, 1.0, 0.0)  # ids n_precursor + 1 + site would overflow int32
+    with pytest.raises(ValueError, match="overflow int32"):
+        cuda_backend.plan(nucleation, (4, 5, 6), 0, 0, np.array([1, 1, 1], dtype=np.uint64))
+    assert cuda_backend.plan(make_events()[7], (4, 4, 4), 0, 0, np.zeros(28, dtype=np.uint64)) == []
 
 
 def test_cuda_module_imports_without_cupy():

@@ -384,9 +384,10 @@ class CudaBackend(ResidentBackend):
 
     The six lattice fields live in device memory (flat CuPy arrays). Ownership and transfers
     are those of `ResidentBackend`: `attach` uploads a simulation's lattice once, every pass
-    runs on the device, observables come from device reductions (`phase_sums`), and `sync`
-    downloads the fields only when a snapshot needs them. `apply` on a lattice that is not
-    attached keeps the `CpuBackend` contract (upload, passes, download).
+    runs on the device, the step control reads a device reduction (`phase_counts`, 3 x 256
+    integers), and the fields are downloaded only for observation rows, snapshots and reads of
+    `Simulation.lattice`. `apply` on a lattice that is not attached keeps the `CpuBackend`
+    contract (upload, passes, download).
     """
 
     name = "cuda"
@@ -407,9 +408,11 @@ class CudaBackend(ResidentBackend):
 
     # memory -----------------------------------------------------------------------------------
     def memory_report(self) -> dict[str, int]:
-        """Device memory in bytes: {'free', 'total', 'lattice'} (lattice: fields and scratch held now)."""
+        """Device memory in bytes: {'free', 'total', 'lattice'}. free: what the driver reports
+        plus the blocks CuPy's memory pool holds unused; lattice: fields and scratch held now."""
         with self._device:
             free, total = self._device.mem_info
+            free += self._cp.get_default_memory_pool().free_bytes()
         held = sum(a.nbytes for a in self._fields.values()) if self._fields else 0
         held += sum(a.nbytes for a in self._scratches.values())
         return {"free": int(free), "total": int(total), "lattice": int(held)}

@@ -8,7 +8,8 @@ lattice in), `_get` (copy it out), `_execute` (run launches) and `check_fits`.
 Ownership, the contract `kmc.simulation.Simulation` relies on:
 
 - ``attach(lattice)`` copies ``lattice`` in once; from then on the backend's copy is the
-  state. ``apply`` on that lattice runs the passes there and leaves the host arrays stale.
+  state. ``apply`` on that lattice runs the passes there and leaves the host arrays stale;
+  writes into the host arrays are not seen by the backend until ``attach`` is called again.
 - ``sync(lattice)`` copies the fields back into the host arrays when they changed since the
   last copy (the simulation calls it before a snapshot is written, or when code reads
   ``Simulation.lattice``).
@@ -33,7 +34,7 @@ import numpy as np
 
 from kmc.state import Lattice
 
-#: Phase codes (kmc.state.Phase) counted in registers by the reduction kernel; others by atomics.
+#: Entries of the per-phase tables: one per uint8 phase code.
 N_PHASE_CODES = 256
 
 
@@ -130,9 +131,6 @@ class ResidentBackend(ABC):
         if self._host is not None:
             self.sync(self._host)
         self._host = None
-
-    def is_attached(self, lattice: Lattice) -> bool:
-        return lattice is self._host
 
     # -- passes -----------------------------------------------------------------------------------
     def run_plan(self, launches, counters: tuple[str, ...]) -> dict[str, int]:
