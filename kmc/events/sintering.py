@@ -191,49 +191,27 @@ def boltzmann_thresholds(kT: float) -> np.ndarray:
 
 
 @nb.njit(inline="always", cache=True)
-def _fval(phase, tm, k):
-    p = phase[k]
-    return np.int64(tm[k]) * _VOLW[p] + _NEUTRAL_F[p]
+def _fg_word(p, tm_k, g):
+    """The packed neighbour word of a voxel of phase p, tm_k TM quanta and grain g:
+    F << 32 | g_TM, g_TM = g for a TM voxel with g > 0, else 0 (int64). The passes keep one per
+    voxel in ``fg`` (`_build_fg`) and update it with every move."""
+    g_tm = np.int64(g) if (_IS_TM[p] != 0 and g > 0) else np.int64(0)
+    return ((np.int64(tm_k) * _VOLW[p] + _NEUTRAL_F[p]) << np.int64(32)) | g_tm
+
+
+@nb.njit(parallel=True, cache=True)
+def _build_fg(phase, tm, grain, fg):
+    """fg int64 (n,) <- `_fg_word` of every voxel (flat views)."""
+    for k in nb.prange(phase.size):
+        fg[k] = _fg_word(phase[k], tm[k], grain[k])
 
 
 @nb.njit(inline="always", cache=True)
-def _site_sums(phase, tm, grain, s, partner, g, z, y, x, nz, ny, nx, offs):
-    """(n, A, B) of site s at (z, y, x) without its partner (comment above); int64."""
-    interior = z >= 1 and z <= nz - 2 and y >= 1 and y <= ny - 2 and x >= 1 and x <= nx - 2
-    n = np.int64(0)
-    A = np.int64(0)
-    B = np.int64(0)
-    for m in range(26):
-        if not interior:
-            zz = z + _DZ[m]
-            yy = y + _DY[m]
-            xx = x + _DX[m]
-            if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
-                continue
-        k = s + offs[m]
-        if k == partner:
-            continue
-        n += 1
-        p = phase[k]
-        Fk = np.int64(tm[k]) * _VOLW[p] + _NEUTRAL_F[p]
-        A += Fk
-        gk = grain[k]
-        if _IS_TM[p] != 0 and gk > 0 and gk != g:
-            B += Fk
-    if g <= 0:
-        B = np.int64(0)
-    return n, A, B
-
-
-@nb.njit(inline="always", cache=True)
-def _site_delta(n, A, B, F_old, F_new, c_old_gb, c_new_gb, gbW):
-    """8 F_FULL^2 x the energy change of a site's contacts (without the partner's), from its sums;
-    c_old_gb / c_new_gb: whether B applies before / after (the site's grain then is the g of B)."""
-    A16 = np.int64(16) * A
-    gB = gbW * B
-    e_new = A16 - gB if c_new_gb else A16
-    e_old = A16 - gB if c_old_gb else A16
-    return np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
+def _contact(v, g):
+    """(F_k, F_k if k counts in B(g) else 0) from the packed word v of neighbour k (int64)."""
+    Fk = v >> np.int64(32)
+    g_tm = v & np.int64(0xFFFFFFFF)
+    return Fk, Fk * np.int64((g_tm > 0) & (g_tm != g))
 
 
 @nb.njit(inline="always", cache=True)
@@ -243,34 +221,50 @@ def _bond_c(ga, gb, both_tm, gbW):
     return np.int64(2 * 8)
 
 
+# The two functions below are written as single bodies on purpose: numba-inlined helpers that take
+# arrays make numba emit reference-count updates (atomic) around every use, which cost more than
+# the energy itself.
+
 @nb.njit(inline="always", cache=True)
-def _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
+def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
     """The move the pair (i, j) would make, before acceptance; i at (z, y, x), j = i + (dz, dy, dx).
 
+    fg: int64 (n,) packed neighbour words (`_fg_word`) of the current state.
     Returns (kind, donor, receiver, q, li_q, num): kind 0 none, 1 swap (donor = the solid voxel,
     receiver = the pore), 2 transfer of q TM and li_q Li quanta donor -> receiver; num is
     dE x 8 F_FULL^2 (int64)."""
     pi = phase[i]
     pj = phase[j]
     zero = np.int64(0)
+    j_first = False             # the donor / solid voxel is j
     if pi == _PORE and _IS_TM[pj] != 0:
-        s, p = j, i
-        sz, sy, sx, pz, py, px = z + dz, y + dy, x + dx, z, y, x
+        kind = 1
+        j_first = True
     elif pj == _PORE and _IS_TM[pi] != 0:
-        s, p = i, j
-        sz, sy, sx, pz, py, px = z, y, x, z + dz, y + dy, x + dx
+        kind = 1
     elif pi == pj and _IS_TM[pi] != 0:
+        kind = 2
+        j_first = (r2 & np.uint32(1)) != 0
+    else:
+        return 0, i, j, zero, zero, zero
+    d, r = (j, i) if j_first else (i, j)
+    q = zero
+    li_q = zero
+    if kind == 1:
+        Fd = (fg[d] >> np.int64(32))
+        g_d = grain[d]
+        g_r = g_d
+        Fr = zero
+        Fd2 = zero
+        Fr2 = Fd
+        bd_old, bd_new, br_old, br_new = g_d > 0, False, False, g_d > 0
+        num = zero
+    else:
         dense = _DENSE[pi]
-        if np.int64(tm[i]) >= dense and np.int64(tm[j]) >= dense:
-            return 0, i, j, zero, zero, zero
-        if (r2 & np.uint32(1)) == 0:
-            d, r = i, j
-            dzz, dyy, dxx, rz, ry, rx = z, y, x, z + dz, y + dy, x + dx
-        else:
-            d, r = j, i
-            dzz, dyy, dxx, rz, ry, rx = z + dz, y + dy, x + dx, z, y, x
         tm_d = np.int64(tm[d])
         tm_r = np.int64(tm[r])
+        if tm_d >= dense and tm_r >= dense:
+            return 0, d, r, zero, zero, zero
         q = min(tm_d, dense - tm_r)
         if q <= 0:
             return 0, d, r, zero, zero, zero
@@ -283,57 +277,70 @@ def _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, of
         g_r = grain[r]
         Fd, Fr = tm_d * w, tm_r * w
         Fd2, Fr2 = (tm_d - q) * w, (tm_r + q) * w
-        n, A, B = _site_sums(phase, tm, grain, d, r, g_d, dzz, dyy, dxx, nz, ny, nx, offs)
-        num = _site_delta(n, A, B, Fd, Fd2, g_d > 0, g_d > 0, gbW)
-        n, A, B = _site_sums(phase, tm, grain, r, d, g_r, rz, ry, rx, nz, ny, nx, offs)
-        num += _site_delta(n, A, B, Fr, Fr2, g_r > 0, g_r > 0, gbW)
-        num += (_bond_c(g_d, g_r, True, gbW) * Fd * Fr
-                - _bond_c(g_d if q < tm_d else 0, g_r, q < tm_d, gbW) * Fd2 * Fr2)
-        return 2, d, r, q, li_q, num
-    else:
-        return 0, i, j, zero, zero, zero
-    F = _fval(phase, tm, s)
-    g = grain[s]
-    n, A, B = _site_sums(phase, tm, grain, s, p, g, sz, sy, sx, nz, ny, nx, offs)
-    num = _site_delta(n, A, B, F, zero, g > 0, False, gbW)
-    n, A, B = _site_sums(phase, tm, grain, p, s, g, pz, py, px, nz, ny, nx, offs)
-    num += _site_delta(n, A, B, zero, F, False, g > 0, gbW)
-    return 1, s, p, zero, zero, num
+        bd_old = bd_new = g_d > 0
+        br_old = br_new = g_r > 0
+        num = (_bond_c(g_d, g_r, True, gbW) * Fd * Fr
+               - _bond_c(g_d if q < tm_d else 0, g_r, q < tm_d, gbW) * Fd2 * Fr2)
+    # the contacts of the donor (t = 0) and of the receiver (t = 1), each without the other
+    for t in range(2):
+        if t == 0:
+            s, partner, g, F_old, F_new, b_old, b_new = d, r, g_d, Fd, Fd2, bd_old, bd_new
+            first = not j_first
+        else:
+            s, partner, g, F_old, F_new, b_old, b_new = r, d, g_r, Fr, Fr2, br_old, br_new
+            first = j_first
+        zs, ys, xs = (z, y, x) if first else (z + dz, y + dy, x + dx)
+        A = zero
+        B = zero
+        if zs >= 1 and zs <= nz - 2 and ys >= 1 and ys <= ny - 2 and xs >= 1 and xs <= nx - 2:
+            # all 26 neighbours in the box: summed branch-free, the partner taken out again
+            n = np.int64(25)
+            for m in range(26):
+                Fk, Bk = _contact(fg[s + offs[m]], g)
+                A += Fk
+                B += Bk
+            Fk, Bk = _contact(fg[partner], g)
+            A -= Fk
+            B -= Bk
+        else:
+            n = zero
+            for m in range(26):
+                zz = zs + _DZ[m]
+                yy = ys + _DY[m]
+                xx = xs + _DX[m]
+                if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
+                    continue
+                k = s + offs[m]
+                if k == partner:
+                    continue
+                n += 1
+                Fk, Bk = _contact(fg[k], g)
+                A += Fk
+                B += Bk
+        if g <= 0:
+            B = zero
+        A16 = np.int64(16) * A
+        gB = gbW * B
+        e_new = A16 - gB if b_new else A16
+        e_old = A16 - gB if b_old else A16
+        num += np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
+    return kind, d, r, q, li_q, num
 
 
 @nb.njit(inline="always", cache=True)
-def _accept(num, r1, boltz):
-    if num <= 0:
-        return True
-    n = (num * np.int64(ENERGY_STEPS_PER_J)) // _DEN
-    n = min(n, np.int64(boltz.size - 1))
-    return np.uint64(r1) < boltz[n]
-
-
-@nb.njit(inline="always", cache=True)
-def _can_move(phase, tm, i, j):
-    """True if pair (i, j) has a move to propose: PORE next to a TM voxel, or two TM voxels of one
-    phase not both at their dense quanta. Pairs that cannot move draw no random number."""
-    pi = phase[i]
-    pj = phase[j]
-    if pi == _PORE:
-        return _IS_TM[pj] != 0
-    if pj == _PORE:
-        return _IS_TM[pi] != 0
-    if pi != pj or _IS_TM[pi] == 0:
-        return False
-    dense = _DENSE[pi]
-    return np.int64(tm[i]) < dense or np.int64(tm[j]) < dense
-
-
-@nb.njit(cache=True)
-def _attempt(phase, grain, li, tm, disorder, flags, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx, offs, gbW):
+def _attempt(phase, grain, li, tm, disorder, flags, fg, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx, offs,
+             gbW):
     """The move of pair (i, j = i + (dz, dy, dx)), i at (z, y, x), that has attempted (r0 < T_attempt),
-    with draws r1 (acceptance) and r2 (transfer direction); returns 0 nothing, 1 swap, 2 transfer,
-    3 transfer that emptied its donor."""
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
-    if kind == 0 or not _accept(num, r1, boltz):
+    with draws r1 (acceptance) and r2 (transfer direction); fg is updated with the move. Returns 0
+    nothing, 1 swap, 2 transfer, 3 transfer that emptied its donor."""
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs,
+                                        gbW)
+    if kind == 0:
         return 0
+    if num > 0:
+        n = min((num * np.int64(ENERGY_STEPS_PER_J)) // _DEN, np.int64(boltz.size - 1))
+        if np.uint64(r1) >= boltz[n]:
+            return 0
     if kind == 1:
         t8 = phase[d]
         phase[d] = phase[r]
@@ -353,6 +360,9 @@ def _attempt(phase, grain, li, tm, disorder, flags, i, j, r1, r2, z, y, x, dz, d
         t8 = flags[d]
         flags[d] = flags[r]
         flags[r] = t8
+        t64 = fg[d]
+        fg[d] = fg[r]
+        fg[r] = t64
         return 1
     tm_d = np.int64(tm[d])
     tm_r = np.int64(tm[r])
@@ -360,6 +370,7 @@ def _attempt(phase, grain, li, tm, disorder, flags, i, j, r1, r2, z, y, x, dz, d
     disorder[r] = np.uint8((np.int64(disorder[r]) * tm_r + np.int64(disorder[d]) * q + tot // 2) // tot)
     tm[r] = np.uint8(tot)
     li[r] = np.uint8(np.int64(li[r]) + li_q)
+    fg[r] = _fg_word(phase[r], tot, grain[r])
     tm[d] = np.uint8(tm_d - q)
     li[d] = np.uint8(np.int64(li[d]) - li_q)
     if q == tm_d:
@@ -368,8 +379,29 @@ def _attempt(phase, grain, li, tm, disorder, flags, i, j, r1, r2, z, y, x, dz, d
         disorder[d] = 0
         flags[r] = flags[r] | flags[d]
         flags[d] = 0
+        fg[d] = np.int64(0)
         return 3
+    fg[d] = _fg_word(phase[d], tm_d - q, grain[d])
     return 2
+
+
+@nb.njit(parallel=True, cache=True)
+def _row_extents(phase, nz, ny, nx, ext):
+    """ext int64 (nz ny, 2): first and last x of the voxels of row (z, y) that can take part in a move
+    (PORE or TM; (nx, -1) when none). Neutral voxels never move and no move creates one, so the
+    extents hold for a whole step."""
+    for r in nb.prange(nz * ny):
+        row = r * nx
+        lo = nx
+        hi = -1
+        for x in range(nx):
+            p = phase[row + x]
+            if p == _PORE or _IS_TM[p] != 0:
+                if lo == nx:
+                    lo = x
+                hi = x
+        ext[r, 0] = lo
+        ext[r, 1] = hi
 
 
 _LO32 = np.uint64(0xFFFFFFFF)
@@ -377,14 +409,14 @@ _STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
 
 
 def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                  boltz, offs, gbW, scratch_x, scratch_r):
+                  boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
     """One colour pass on flat C-order views of (nz, ny, nx) fields (modified in place).
 
     pass_ = 12 axis + colour (axis 0, 1, 2 = z, y, x), 0..35, picks the pairs; key_pass
     (= 36 substep + pass_) is the Philox pass id. Scratch (nothing is allocated here):
     scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1; the
     rows of the pass are split into n_chunks contiguous chunks, one scratch row each.
-    Per row: (1) the pairs that can move are listed (`_can_move`: reads phase and tm only),
+    Per row: (1) the pairs that can move are listed (a branch-free test of phase and tm),
     (2) their draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`), (3) those
     with r0 < attempt_thr attempt (`_attempt`). The pairs of a pass never write into each other's
     4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
@@ -403,23 +435,26 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
         sx, ox, ex = 2, p2, nx
         stride = nxy
         dz, dy, dx = 1, 0, 0
+        rstride, sx3 = ny, 0
     elif axis == 1:
         sz, oz, ez = 2, p1, nz
         sy, oy, ey = 3, o, ny - 1
         sx, ox, ex = 2, p2, nx
         stride = nx
         dz, dy, dx = 0, 1, 0
+        rstride, sx3 = 1, 0
     else:
         sz, oz, ez = 2, p1, nz
         sy, oy, ey = 2, p2, ny
         sx, ox, ex = 3, o, nx - 1
         stride = 1
         dz, dy, dx = 0, 0, 1
+        rstride, sx3 = 0, 1
     nzc = max(0, (ez - oz + sz - 1) // sz)
     nyc = max(0, (ey - oy + sy - 1) // sy)
     n_rows = nzc * nyc
     n_chunks = scratch_x.shape[0]
-    hi = (np.uint64(key_pass & 0xFF) << np.uint64(8)) | _STREAM_BITS
+    c1_hi = (np.uint64(key_pass & 0xFF) << np.uint64(8)) | _STREAM_BITS
     s_lo = step & _LO32
     s_hi = step >> np.uint64(32)
     k0 = seed & _LO32
@@ -440,17 +475,31 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
             z = oz + sz * (r // nyc)
             y = oy + sy * (r % nyc)
             row = (z * ny + y) * nx
+            # pairs with both voxels inside their rows' extents (the others hold a neutral voxel)
+            rr = z * ny + y
+            x_lo = ext[rr, 0]
+            x_hi = min(ext[rr, 1] - sx3, ex - 1)
+            if sx3 == 0:
+                x_lo = max(x_lo, ext[rr + rstride, 0])
+                x_hi = min(x_hi, ext[rr + rstride, 1])
+            x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
             m = 0
-            for x in range(ox, ex, sx):
-                if _can_move(phase, tm, row + x, row + x + stride):
-                    cand[m] = row + x
-                    m += 1
+            for x in range(x0, x_hi + 1, sx):
+                i = row + x
+                pi = phase[i]
+                pj = phase[i + stride]
+                ti = _IS_TM[pi] != 0
+                tj = _IS_TM[pj] != 0
+                dense = _DENSE[pi]
+                below = (np.int64(tm[i]) < dense) | (np.int64(tm[i + stride]) < dense)
+                cand[m] = i
+                m += np.int64(((pi == _PORE) & tj) | ((pj == _PORE) & ti) | ((pi == pj) & ti & below))
             if m == 0:
                 continue
             for k in range(m):
                 site = np.uint64(cand[k])
                 c0[k] = site & _LO32
-                c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | hi
+                c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
                 c2[k] = s_lo
                 c3[k] = s_hi
             _philox_lanes(c0, c1, c2, c3, k0, k1, m)
@@ -458,7 +507,7 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
                 if c0[k] >= attempt_thr:
                     continue
                 i = cand[k]
-                res = _attempt(phase, grain, li, tm, disorder, flags, i, i + stride, np.uint32(c1[k]),
+                res = _attempt(phase, grain, li, tm, disorder, flags, fg, i, i + stride, np.uint32(c1[k]),
                                np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
                 if res == 1:
                     n_swaps += 1
@@ -474,8 +523,8 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
 
 #: The pass, multi-threaded (prange) and single-threaded. Both give the same bits (the pairs of
 #: a pass are independent); the serial one avoids the thread start-up cost on small lattices.
-_pair_pass = nb.njit(parallel=True, cache=True)(_pair_pass_py)
-_pair_pass_serial = nb.njit(parallel=False, cache=True)(_pair_pass_py)
+_pair_pass = nb.njit(parallel=True, cache=True, _nrt=False)(_pair_pass_py)
+_pair_pass_serial = nb.njit(parallel=False, cache=True, _nrt=False)(_pair_pass_py)
 PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
 MAX_CHUNKS = 256                #: rows of a pass are split into at most this many chunks
 
@@ -488,7 +537,11 @@ def _pass_function(n_sites: int, parallel: bool | None):
 
 @nb.njit(cache=True)
 def _delta_energy_num(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
+    fg = np.empty(phase.size, dtype=np.int64)
+    for k in range(phase.size):
+        fg[k] = _fg_word(phase[k], tm[k], grain[k])
+    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs,
+                                        gbW)
     return kind, d, r, q, li_q, num
 
 
@@ -560,10 +613,14 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     width = nx // 2 + 1
     scratch_x = np.empty((n_chunks, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
+    ext = np.empty((nz * ny, 2), dtype=np.int64)
+    _row_extents(flat[0], nz, ny, nx, ext)
+    fg = np.empty(lattice.phase.size, dtype=np.int64)
+    _build_fg(flat[0], flat[3], flat[1], fg)
     for sub in range(n_sub):
         for p in pass_order(step, sub):
             s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb,
-                               scratch_x, scratch_r)
+                               fg, ext, scratch_x, scratch_r)
             out["sinter_swaps"] += int(s)
             out["sinter_transfers"] += int(t)
             out["sinter_emptied"] += int(e)
