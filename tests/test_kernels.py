@@ -1,6 +1,7 @@
 """CUDA kernels without a GPU: nvcc compiles them, and their g++ emulation equals numba bit for bit.
 
-(a) every kernels/*.cu compiles with nvcc for sm_80 and sm_90 (skipped without nvcc);
+(a) every kernels/*.cu compiles with nvcc for sm_80 and sm_90 and with NVRTC as CuPy calls it
+    (skipped without nvcc or libnvrtc);
 (b) the emulated kernels, driven by the launch plans of kmc.backends.cuda, give the same
     fields and counters as the numba reference on random mixed lattices over several steps;
 (c) kernels/philox.cuh reproduces the Random123 known-answer vectors and kmc.rng.draw4.
@@ -52,6 +53,66 @@ def test_every_kernel_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
     with ThreadPoolExecutor(max_workers=len(KERNELS)) as pool:
         for name, res in pool.map(compile_one, KERNELS):
             assert res.returncode == 0, f"nvcc failed on {name}:\n{res.stderr}"
+
+
+def _nvrtc_library():
+    """libnvrtc (the compiler CuPy's RawModule uses): from the nvidia-cuda-nvrtc wheel that
+    cupy-cuda12x[ctk] installs, $CUDA_PATH, or the loader path; None if there is none."""
+    import ctypes.util
+    import glob
+    import os
+
+    candidates = []
+    try:
+        import nvidia.cuda_nvrtc
+
+        candidates += sorted(glob.glob(os.path.join(list(nvidia.cuda_nvrtc.__path__)[0], "lib", "libnvrtc.so*")))
+    except ImportError:
+        pass
+    if os.environ.get("CUDA_PATH"):
+        candidates += sorted(glob.glob(os.path.join(os.environ["CUDA_PATH"], "lib64", "libnvrtc.so*")))
+    found = ctypes.util.find_library("nvrtc")
+    candidates += [found] if found else []
+    for path in candidates:
+        if "builtins" in path or ".alt." in path:
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def test_every_kernel_compiles_with_nvrtc_as_cupy_calls_it():
+    """What CuPy's RawModule does at first use, without a GPU: NVRTC compiles kernel_source(name)
+    with our options plus the two CuPy adds (NVRTC >= 12), without a warning, and every
+    extern "C" kernel of the file is an unmangled .entry of the PTX."""
+    import ctypes
+    import re
+
+    lib = _nvrtc_library()
+    if lib is None:
+        pytest.skip("no libnvrtc (pip install nvidia-cuda-nvrtc-cu12, or a CUDA toolkit with CUDA_PATH)")
+    for path in KERNELS:
+        for arch in ("compute_80", "compute_90"):
+            prog = ctypes.c_void_p()
+            assert lib.nvrtcCreateProgram(ctypes.byref(prog), cuda_backend.kernel_source(path.name).encode(),
+                                          path.name.encode(), 0, None, None) == 0
+            options = cuda_backend.NVRTC_OPTIONS + (f"-I{cuda_backend.KERNEL_DIR}", "--device-as-default-execution-space",
+                                                    f"-arch={arch}")
+            argv = (ctypes.c_char_p * len(options))(*(o.encode() for o in options))
+            status = lib.nvrtcCompileProgram(prog, len(options), argv)
+            size = ctypes.c_size_t()
+            lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+            log = ctypes.create_string_buffer(size.value)
+            lib.nvrtcGetProgramLog(prog, log)
+            assert status == 0 and b"warning" not in log.value, f"NVRTC on {path.name} ({arch}):\n{log.value.decode()}"
+            lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
+            ptx = ctypes.create_string_buffer(size.value)
+            lib.nvrtcGetPTX(prog, ptx)
+            lib.nvrtcDestroyProgram(ctypes.byref(prog))
+            for name in re.findall(r'extern "C" __global__ void (\w+)\(', path.read_text()):
+                assert f".entry {name}(" in ptx.value.decode(), f"{path.name}: no PTX entry {name}"
 
 
 def test_kernel_source_has_line_directive_and_every_planned_kernel_exists():
