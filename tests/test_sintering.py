@@ -301,6 +301,115 @@ def test_same_bits_for_one_and_two_threads_and_serial():
     assert digest(other) != results[0]
 
 
+# -- the optimised pass against a straightforward reference -----------------------------------
+
+def _reference_energy_num(ph, tm, g, sites, shape, gbW):
+    """8 F_FULL^2 x (the energy of every 26-contact that touches one of ``sites``), Python ints.
+
+    Each contact {a, b} costs 8 F_FULL (F_a + F_b) - c_ab F_a F_b, c_ab = 16 - gbW for two TM voxels of
+    different grains > 0, else 16 (the module docstring's E, scaled to integers)."""
+    nz, ny, nx = shape
+    F = lambda k: int(S._VOLW[ph[k]]) * int(tm[k]) + int(S._NEUTRAL_F[ph[k]])   # noqa: E731
+    seen = set()
+    total = 0
+    for a in sites:
+        z, y, x = np.unravel_index(a, shape)
+        for dz, dy, dx in S.NEIGHBOURS:
+            zz, yy, xx = z + dz, y + dy, x + dx
+            if not (0 <= zz < nz and 0 <= yy < ny and 0 <= xx < nx):
+                continue
+            b = int((zz * ny + yy) * nx + xx)
+            key = (min(a, b), max(a, b))
+            if key in seen:
+                continue
+            seen.add(key)
+            both_tm = S._IS_TM[ph[a]] and S._IS_TM[ph[b]]
+            c = 16 - gbW if (both_tm and g[a] > 0 and g[b] > 0 and g[a] != g[b]) else 16
+            total += 8 * S.F_FULL * (F(a) + F(b)) - c * F(a) * F(b)
+    return total
+
+
+def _reference_step(lat, seed, step, thr, kT, gb, n_sub):
+    """The rule of the module docstring, written plainly: pass after pass, pair after pair, one
+    draw4 per pair, dE from the contact energy before and after the move. Returns the counters."""
+    from kmc.rng import Stream, draw4
+
+    shape = lat.shape
+    ph, g, li, tm, dis, fl = (a.reshape(-1) for a in (lat.phase, lat.grain, lat.li, lat.tm, lat.disorder, lat.flags))
+    gbW = S.gb_weight_steps(gb)
+    boltz = S.boltzmann_thresholds(kT)
+    den = 8 * S.F_FULL ** 2
+    out = {"sinter_swaps": 0, "sinter_transfers": 0, "sinter_emptied": 0}
+    for sub in range(n_sub):
+        for p in S.pass_order(step, sub):
+            for i, j in S.pass_pairs(shape, p):
+                i, j = int(i), int(j)
+                pi, pj = int(ph[i]), int(ph[j])
+                r0, r1, r2, _ = (int(v) for v in draw4(seed, step, 36 * sub + p, i, Stream.SINTERING))
+                if r0 >= int(thr):
+                    continue
+                if (pi == 0 and S._IS_TM[pj]) or (pj == 0 and S._IS_TM[pi]):
+                    kind = "swap"
+                elif pi == pj and S._IS_TM[pi]:
+                    kind = "transfer"
+                    d, r = (i, j) if r2 & 1 == 0 else (j, i)
+                    dense = int(S._DENSE[pi])
+                    q = min(int(tm[d]), dense - int(tm[r]))
+                    if q <= 0:
+                        continue
+                    li_q = int(li[d]) if q == tm[d] else int(li[d]) * q // int(tm[d])
+                    if int(li[r]) + li_q > 255:
+                        continue
+                else:
+                    continue
+                saved = [a.copy() for a in (ph, g, li, tm, dis, fl)]
+                e0 = _reference_energy_num(ph, tm, g, (i, j), shape, gbW)
+                if kind == "swap":
+                    for a in (ph, g, li, tm, dis, fl):
+                        a[i], a[j] = a[j], a[i]
+                else:
+                    tm_d, tm_r = int(tm[d]), int(tm[r])
+                    dis[r] = (int(dis[r]) * tm_r + int(dis[d]) * q + (tm_r + q) // 2) // (tm_r + q)
+                    tm[r], li[r] = tm_r + q, int(li[r]) + li_q
+                    tm[d], li[d] = tm_d - q, int(li[d]) - li_q
+                    if q == tm_d:
+                        ph[d], g[d], dis[d] = 0, 0, 0
+                        fl[r] |= fl[d]
+                        fl[d] = 0
+                num = _reference_energy_num(ph, tm, g, (i, j), shape, gbW) - e0
+                if num > 0 and r1 >= int(boltz[min(num * 32 // den, boltz.size - 1)]):
+                    for a, old in zip((ph, g, li, tm, dis, fl), saved):
+                        a[:] = old
+                    continue
+                if kind == "swap":
+                    out["sinter_swaps"] += 1
+                else:
+                    out["sinter_transfers"] += 1
+                    out["sinter_emptied"] += int(q == tm_d)
+    return out
+
+
+@pytest.mark.parametrize("shape, thr, kT, gb, n_sub", [
+    ((7, 8, 9), ALWAYS, KT, GB, 2),
+    ((6, 9, 7), HALF, 1.0, 0.0, 2),
+    ((9, 6, 8), probability_threshold(0.75), 0.5, 1.25, 1),
+])
+def test_optimised_pass_equals_the_plain_reference(shape, thr, kT, gb, n_sub):
+    """The numba pass (row screening, lane-parallel Philox, packed neighbour words, row extents) ==
+    the plain reference above, bit for bit and counter for counter, over two steps (both pass orders)
+    on mixed lattices with pores, all TM phases, Li sources, grain 0 and partly filled voxels."""
+    base = mixed_lattice(shape, seed=sum(shape))
+    base.grain[(base.phase == Phase.ROCK_SALT) & (base.li < 10)] = 0
+    fast, ref = base.copy(), base.copy()
+    totals = {"sinter_swaps": 0, "sinter_transfers": 0, "sinter_emptied": 0}
+    for step in (4, 5):
+        out = S.sinter_step(fast, 21, step, thr, kT, gb, n_sub)
+        assert out == _reference_step(ref, 21, step, thr, kT, gb, n_sub)
+        assert digest(fast) == digest(ref)
+        totals = {k: totals[k] + out[k] for k in totals}
+    assert totals["sinter_swaps"] > 20 and totals["sinter_transfers"] > 5 and totals["sinter_emptied"] > 0
+
+
 def test_event_interface_and_low_temperature():
     """Proposed parameters: no sintering at 300 °C (< 1e-7 attempts per pair in 12 h, threshold
     exactly 0 for steps up to 1 min), some at 700 °C, ~1e3 attempts per pair in 6 h at 850 °C."""
