@@ -66,7 +66,6 @@ from kmc.build import build  # noqa: E402
 from kmc.config import parse_config  # noqa: E402
 from kmc.simulation import Simulation, lattice_digest  # noqa: E402
 from kmc.state import Lattice  # noqa: E402
-from kmc.store import RunStore  # noqa: E402
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (kernel emulation)")
 
@@ -127,7 +126,7 @@ def test_resident_backend_keeps_the_state_until_sync():
 
 
 @needs_gxx
-def test_device_resident_simulation_equals_the_cpu_run_bit_for_bit(write_config, tmp_path):
+def test_device_resident_simulation_equals_the_cpu_run_bit_for_bit(tmp_path):
     from kmc.backends.emulated import EmulatedBackend
 
     cfg = parse_config(HOT, source="HOT")
@@ -151,4 +150,3 @@ def test_device_resident_simulation_equals_the_cpu_run_bit_for_bit(write_config,
     assert lattice_digest(cpu.lattice) == lattice_digest(emu.lattice)
     fired = {k for k, v in cpu.counters.items() if v > 0}
     assert {"h2o_q", "li_handed_lioh", "rx_nuclei", "rx_grown", "gg_flips"} <= fired, cpu.counters
-    assert isinstance(RunStore.open(tmp_path / "emulated"), RunStore)
