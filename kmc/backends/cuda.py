@@ -357,11 +357,20 @@ def kernel_source(name: str) -> str:
 
 
 def kernel_sources_digest() -> str:
-    """sha256 over every file in kernels/ (name and bytes): the cache key of compiled code."""
+    """sha256 over every file in kernels/ (name and bytes): the cache key of compiled code.
+
+    Re-hashed only when a file's name, size or mtime changed (the CUDA backend asks once per
+    plan, several times per step)."""
+    stamp = tuple((p.name, st.st_size, st.st_mtime_ns) for p in sorted(KERNEL_DIR.iterdir())
+                  if p.is_file() and (st := p.stat()))
+    return _digest(stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(stamp: tuple) -> str:
     h = hashlib.sha256()
-    for path in sorted(KERNEL_DIR.iterdir()):
-        if path.is_file():
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, _size, _mtime in stamp:
+        h.update(name.encode() + b"\0" + (KERNEL_DIR / name).read_bytes() + b"\0")
     return h.hexdigest()
 
 
