@@ -13,7 +13,7 @@ from kmc.backends.cpu import CpuBackend
 from kmc.errors import Problem, UserError
 
 #: Events of a full run that have no CUDA kernel yet (see kmc.backends.cuda.KERNEL_EVENTS).
-EVENTS_WITHOUT_KERNELS = ("sintering",)
+EVENTS_WITHOUT_KERNELS: tuple[str, ...] = ()
 
 
 def full_physics_event_names() -> tuple[str, ...]:

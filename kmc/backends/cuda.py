@@ -12,8 +12,8 @@ bit on either backend (docs/cuda.md). This module has two layers:
 - `CudaBackend`: holds the six lattice fields on the device and runs the plans. CuPy is
   imported lazily, so importing this module never needs CuPy or a GPU.
 
-Events with kernels: `KERNEL_EVENTS`. The others (sintering) raise `MissingKernelError`
-naming them; `kmc.backends.select` refuses 'cuda' up front while any
+Events with kernels: `KERNEL_EVENTS` (every event of the full physics). An event without one
+raises `MissingKernelError` naming it; `kmc.backends.select` refuses 'cuda' up front while any
 event of the run has no kernel.
 """
 
@@ -285,6 +285,37 @@ def _plan_grain_growth(event, shape, seed, step, thresholds):
             for colour in range(N_COLOURS)]
 
 
+
+def _plan_sintering(event, shape, seed, step, thresholds):
+    """n_sub sub-steps x 36 colour launches in `pass_order`; thresholds uint64 (2 + L,)
+    [attempt, n_sub, T_B[0..L-1]] from `Sintering.thresholds` (as in cpu_pass: nothing when the
+    attempt threshold is 0)."""
+    from kmc.events import sintering as S
+
+    thr = np.asarray(thresholds)
+    if thr.dtype != np.uint64 or thr.ndim != 1:
+        raise TypeError(f"sintering: thresholds must be uint64 (2 + L,), got {thr.dtype} {thr.shape}")
+    if thr.size < 3 or thr[0] == 0:
+        return []
+    n_sub = int(thr[1])
+    if not 1 <= n_sub <= S.MAX_SUBSTEPS:  # the check of sintering._run_step
+        raise ValueError(f"sintering: 1..{S.MAX_SUBSTEPS} sub-steps per step, got {n_sub}")
+    boltz = Table("sinter_boltzmann", np.ascontiguousarray(thr[2:]))
+    tables = (Table("sinter_volw", S._VOLW), Table("sinter_neutral", S._NEUTRAL_F), Table("sinter_dense", S._DENSE))
+    nz, ny, nx = shape
+    out = []
+    for sub in range(n_sub):
+        for p in S.pass_order(step, sub):
+            axis, colour = divmod(p, S.N_COLOURS_PER_AXIS)
+            out.append(Launch("sintering.cu", "kmc_sintering_pairs", int(np.prod(S.pass_counts(shape, p))),
+                              (Field("phase"), Field("grain"), Field("li"), Field("tm"), Field("disorder"),
+                               Field("flags"), _u64(nz), _u64(ny), _u64(nx), _u32(axis), _u32(colour),
+                               _u32(S.N_PASSES * sub + p), _u64(seed), _u64(step), _u64(thr[0]), boltz,
+                               _u64(boltz.array.size), *tables, _i64(S.F_FULL),
+                               _i64(S.gb_weight_steps(event.grain_boundary_energy)), Counter("sinter_swaps"),
+                               Counter("sinter_transfers"), Counter("sinter_emptied"))))
+    return out
+
 _PLANS = {
     "dehydration": _plan_dehydration,
     "lithiation": _plan_lithiation,
@@ -293,6 +324,7 @@ _PLANS = {
     "li_hop": _plan_li_hop,
     "nucleation": _plan_nucleation,
     "grain_growth": _plan_grain_growth,
+    "sintering": _plan_sintering,
 }
 
 #: Event names that have kernels.

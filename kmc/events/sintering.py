@@ -570,6 +570,21 @@ def pass_pairs(shape: tuple[int, int, int], pass_id: int) -> np.ndarray:
     return np.stack([i, i + stride], axis=1).astype(np.int64)
 
 
+def pass_counts(shape: tuple[int, int, int], pass_id: int) -> tuple[int, int, int]:
+    """(nz', ny', nx'): the number of distinct z, y and x coordinates of the lower voxels of pass
+    ``pass_id``; the pass has nz' ny' nx' pairs (the work of a CUDA launch)."""
+    axis, colour = divmod(pass_id, N_COLOURS_PER_AXIS)
+    starts = [(colour >> 1) & 1, colour & 1]
+    out = []
+    for a, n in enumerate(shape):
+        if a == axis:
+            o = colour // 4
+            out.append(max(0, (n - 1 - o + 2) // 3))
+        else:
+            out.append(max(0, (n - starts.pop(0) + 1) // 2))
+    return tuple(out)
+
+
 def _check_lattice(lattice) -> None:
     lattice.check()
     if lattice.phase.ndim != 3:
