@@ -21,7 +21,7 @@ from kmc.errors import UserError
 from kmc.simulation import Simulation, lattice_digest
 from kmc.state import Lattice
 
-from test_backends import HOT, _without_sintering
+from test_backends import HOT, _with_kernels_only
 from test_kernels import SHAPES, event_id, lattice_for, make_events, thresholds_for
 
 pytestmark = pytest.mark.gpu
@@ -94,13 +94,12 @@ def test_reduction_on_device_equals_numpy(device):
     device.release()
 
 
-def _run(cfg, backend, tmp_path, name, drop_sintering: bool):
+def _run(cfg, backend, tmp_path, name):
     from kmc.build import build
 
     lattice, report = build(cfg)
     sim = Simulation(cfg, lattice, build_report=report.to_dict(), threads=1, backend=backend or CpuBackend(threads=1))
-    if drop_sintering:
-        _without_sintering(sim)
+    _with_kernels_only(sim)
     return sim, sim.run(tmp_path / name)
 
 
@@ -120,8 +119,8 @@ def _assert_same_runs(cpu, gpu) -> None:
 
 def test_simulation_of_every_event_with_a_kernel_equals_the_cpu_run(device, tmp_path):
     cfg = parse_config(HOT, source="HOT")
-    cpu = _run(cfg, None, tmp_path, "cpu", drop_sintering=True)
-    gpu = _run(cfg, device, tmp_path, "gpu", drop_sintering=True)
+    cpu = _run(cfg, None, tmp_path, "cpu")
+    gpu = _run(cfg, device, tmp_path, "gpu")
     assert gpu[0].backend is device
     _assert_same_runs(cpu, gpu)
     fired = {k for k, v in cpu[0].counters.items() if v > 0}

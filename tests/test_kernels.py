@@ -125,11 +125,11 @@ def test_kernel_source_has_line_directive_and_every_planned_kernel_exists():
 
 
 def test_plan_refuses_events_without_kernels_and_untyped_thresholds():
-    class Sintering:
-        NAME = "sintering"
+    class Unported:
+        NAME = "unported_event"
 
-    with pytest.raises(cuda_backend.MissingKernelError, match="sintering"):
-        cuda_backend.plan(Sintering(), (4, 4, 4), 0, 0, np.zeros(1, dtype=np.uint64))
+    with pytest.raises(cuda_backend.MissingKernelError, match="unported_event"):
+        cuda_backend.plan(Unported(), (4, 4, 4), 0, 0, np.zeros(1, dtype=np.uint64))
     with pytest.raises(TypeError, match="uint64"):
         cuda_backend.plan(make_events()[0], (4, 4, 4), 0, 0, np.zeros(1, dtype=np.int64))
     nucleation = Nucleation(2**31 - 100, 1.0, 0.0, 1.0, 0.0)  # ids n_precursor + 1 + site would overflow int32
