@@ -18,8 +18,8 @@ Prints two tables (markdown, for bench/RESULTS.md):
    on the CPU backend (numba, all cores) on a reduced lattice of edge ``--cpu-edge`` (64),
    with the GPU on that reduced lattice too for a like-for-like ratio.
 
-Events without a kernel (``kmc.backends.missing_kernels``: sintering, for now) are left out
-on both backends and named in the header, so the two sides do the same work. The particle is
+Events without a kernel (``kmc.backends.missing_kernels``; none since sintering has one) would be
+left out on both backends and named in the header, so the two sides do the same work. The particle is
 bench/bench_full.py's (radius 0.4 x box, 250 nm grains, 12 % pores, LiOH, 50 nm voxels).
 
 Without CuPy or a CUDA device it prints one line saying which and exits with status 2. Run on
