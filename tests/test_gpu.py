@@ -23,6 +23,9 @@ from kmc.state import Lattice
 
 from test_backends import HOT, _with_kernels_only
 from test_kernels import SHAPES, event_id, lattice_for, make_events, thresholds_for
+from test_kernels_sintering import EVENTS as SINTERING_EVENTS
+from test_kernels_sintering import sintering_lattice
+from test_kernels_sintering import thresholds_for as sintering_thresholds
 
 pytestmark = pytest.mark.gpu
 
@@ -81,6 +84,24 @@ def test_each_event_alone_equals_numba_bit_for_bit(device, event, shape):
         for k, (step_id, thr) in enumerate(steps):
             assert device.apply(event, trip, seed, step_id, thr) == wants[k], f"step {k}: round-trip counters"
             _assert_same(states[k], trip, f"round trip, step {k}")
+
+
+@pytest.mark.parametrize("event", SINTERING_EVENTS, ids=lambda ev: f"kT{ev.lattice_kT:g}-gb{ev.grain_boundary_energy:g}")
+@pytest.mark.parametrize("shape", GPU_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_sintering_alone_equals_numba_bit_for_bit(device, event, shape):
+    for lattice_seed in (1, 2, 3):
+        ref = sintering_lattice(shape, lattice_seed)
+        held = ref.copy()
+        device.attach(held)
+        seed = 0x0FED_CBA9_8765_4321 + lattice_seed
+        for step in range(6):
+            thr = sintering_thresholds(event, step)
+            step_id = step + (2**32 + 11 if step == 5 else 0)
+            assert device.apply(event, held, seed, step_id, thr) == event.cpu_pass(ref, seed, step_id, thr), \
+                f"step {step}: counters"
+        device.sync(held)
+        _assert_same(ref, held, "sintering held on the device")
+        device.release()
 
 
 def test_reduction_on_device_equals_numpy(device):
