@@ -408,9 +408,12 @@ _LO32 = np.uint64(0xFFFFFFFF)
 _STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
 
 
-def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                  boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
-    """One colour pass on flat C-order views of (nz, ny, nx) fields (modified in place).
+@nb.njit(cache=True, _nrt=False)
+def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
+                boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch):
+    """Chunk ``ch`` of one colour pass on flat C-order views of (nz, ny, nx) fields (modified in
+    place): rows ch n_rows // n_chunks to (ch + 1) n_rows // n_chunks of the pass, n_chunks =
+    scratch_x.shape[0], with scratch row ch.
 
     pass_ = 12 axis + colour (axis 0, 1, 2 = z, y, x), 0..35, picks the pairs; key_pass
     (= 36 substep + pass_) is the Philox pass id. Scratch (nothing is allocated here):
@@ -421,7 +424,11 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
     with r0 < attempt_thr attempt (`_attempt`). The pairs of a pass never write into each other's
     4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
     pair order, and neither the chunking nor the thread count changes the result.
-    Returns (swaps, transfers, emptied) int64.
+    fg: int64 (n,) packed neighbour words, kept up to date with the moves; ext: int64 (nz ny, 2)
+    row extents (`_row_extents`). Returns (swaps, transfers, emptied) int64.
+    Compiled without numba's reference counting (``_nrt=False``: it allocates nothing): the
+    atomic count updates numba puts around inlined helpers that take arrays would cost more
+    than the energy.
     """
     axis = pass_ // 12
     colour = pass_ % 12
@@ -459,72 +466,97 @@ def _pair_pass_py(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_
     s_hi = step >> np.uint64(32)
     k0 = seed & _LO32
     k1 = seed >> np.uint64(32)
+    cand = scratch_x[ch]
+    c0 = scratch_r[ch, 0]
+    c1 = scratch_r[ch, 1]
+    c2 = scratch_r[ch, 2]
+    c3 = scratch_r[ch, 3]
+    n_swaps = 0
+    n_transfers = 0
+    n_emptied = 0
+    for r in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
+        z = oz + sz * (r // nyc)
+        y = oy + sy * (r % nyc)
+        row = (z * ny + y) * nx
+        # pairs with both voxels inside their rows' extents (the others hold a neutral voxel)
+        rr = z * ny + y
+        x_lo = ext[rr, 0]
+        x_hi = min(ext[rr, 1] - sx3, ex - 1)
+        if sx3 == 0:
+            x_lo = max(x_lo, ext[rr + rstride, 0])
+            x_hi = min(x_hi, ext[rr + rstride, 1])
+        x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
+        m = 0
+        for x in range(x0, x_hi + 1, sx):
+            i = row + x
+            pi = phase[i]
+            pj = phase[i + stride]
+            ti = _IS_TM[pi] != 0
+            tj = _IS_TM[pj] != 0
+            dense = _DENSE[pi]
+            below = (np.int64(tm[i]) < dense) | (np.int64(tm[i + stride]) < dense)
+            cand[m] = i
+            m += np.int64(((pi == _PORE) & tj) | ((pj == _PORE) & ti) | ((pi == pj) & ti & below))
+        if m == 0:
+            continue
+        for k in range(m):
+            site = np.uint64(cand[k])
+            c0[k] = site & _LO32
+            c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
+            c2[k] = s_lo
+            c3[k] = s_hi
+        _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+        for k in range(m):
+            if c0[k] >= attempt_thr:
+                continue
+            i = cand[k]
+            res = _attempt(phase, grain, li, tm, disorder, flags, fg, i, i + stride, np.uint32(c1[k]),
+                           np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
+            if res == 1:
+                n_swaps += 1
+            elif res >= 2:
+                n_transfers += 1
+                if res == 3:
+                    n_emptied += 1
+    return n_swaps, n_transfers, n_emptied
+
+
+@nb.njit(parallel=True, cache=True)
+def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
+               boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
+    """One colour pass, its chunks (`_pass_chunk`) in parallel. pass_ = 12 axis + colour (axis 0,
+    1, 2 = z, y, x), 0..35, picks the pairs; key_pass (= 36 substep + pass_) is the Philox pass id;
+    scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1 (nothing
+    is allocated here). Returns (swaps, transfers, emptied) int64."""
     swaps = 0
     transfers = 0
     emptied = 0
-    for ch in nb.prange(n_chunks):
-        cand = scratch_x[ch]
-        c0 = scratch_r[ch, 0]
-        c1 = scratch_r[ch, 1]
-        c2 = scratch_r[ch, 2]
-        c3 = scratch_r[ch, 3]
-        n_swaps = 0
-        n_transfers = 0
-        n_emptied = 0
-        for r in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
-            z = oz + sz * (r // nyc)
-            y = oy + sy * (r % nyc)
-            row = (z * ny + y) * nx
-            # pairs with both voxels inside their rows' extents (the others hold a neutral voxel)
-            rr = z * ny + y
-            x_lo = ext[rr, 0]
-            x_hi = min(ext[rr, 1] - sx3, ex - 1)
-            if sx3 == 0:
-                x_lo = max(x_lo, ext[rr + rstride, 0])
-                x_hi = min(x_hi, ext[rr + rstride, 1])
-            x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
-            m = 0
-            for x in range(x0, x_hi + 1, sx):
-                i = row + x
-                pi = phase[i]
-                pj = phase[i + stride]
-                ti = _IS_TM[pi] != 0
-                tj = _IS_TM[pj] != 0
-                dense = _DENSE[pi]
-                below = (np.int64(tm[i]) < dense) | (np.int64(tm[i + stride]) < dense)
-                cand[m] = i
-                m += np.int64(((pi == _PORE) & tj) | ((pj == _PORE) & ti) | ((pi == pj) & ti & below))
-            if m == 0:
-                continue
-            for k in range(m):
-                site = np.uint64(cand[k])
-                c0[k] = site & _LO32
-                c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
-                c2[k] = s_lo
-                c3[k] = s_hi
-            _philox_lanes(c0, c1, c2, c3, k0, k1, m)
-            for k in range(m):
-                if c0[k] >= attempt_thr:
-                    continue
-                i = cand[k]
-                res = _attempt(phase, grain, li, tm, disorder, flags, fg, i, i + stride, np.uint32(c1[k]),
-                               np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
-                if res == 1:
-                    n_swaps += 1
-                elif res >= 2:
-                    n_transfers += 1
-                    if res == 3:
-                        n_emptied += 1
-        swaps += n_swaps
-        transfers += n_transfers
-        emptied += n_emptied
+    for ch in nb.prange(scratch_x.shape[0]):
+        s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step,
+                              attempt_thr, boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch)
+        swaps += s
+        transfers += t
+        emptied += e
     return swaps, transfers, emptied
 
 
-#: The pass, multi-threaded (prange) and single-threaded. Both give the same bits (the pairs of
-#: a pass are independent); the serial one avoids the thread start-up cost on small lattices.
-_pair_pass = nb.njit(parallel=True, cache=True, _nrt=False)(_pair_pass_py)
-_pair_pass_serial = nb.njit(parallel=False, cache=True, _nrt=False)(_pair_pass_py)
+@nb.njit(cache=True)
+def _pair_pass_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
+                      boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
+    """`_pair_pass` on one thread, chunk after chunk (same bits: the pairs of a pass are
+    independent); small lattices avoid the thread start-up cost."""
+    swaps = 0
+    transfers = 0
+    emptied = 0
+    for ch in range(scratch_x.shape[0]):
+        s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step,
+                              attempt_thr, boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch)
+        swaps += s
+        transfers += t
+        emptied += e
+    return swaps, transfers, emptied
+
+
 PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
 MAX_CHUNKS = 256                #: rows of a pass are split into at most this many chunks
 
