@@ -142,12 +142,14 @@ def time_full(backend, lattice: Lattice, events, T_C: float, dt_s: float, steps:
     return lattice.phase.size * steps / (time.perf_counter() - t)
 
 
-def simulation(edge: int, segments, backend, observe_every_min: float = 1e6):
-    """A Simulation of bench_full's particle on ``backend`` with the events that have kernels."""
+def simulation(edge: int, segments, backend, observe_every_min: float = 1e6, built=None):
+    """A Simulation of bench_full's particle on ``backend`` with the events that have kernels.
+    built: (lattice, build report) of `kmc.build.build` for this edge, to skip building (the
+    lattice is copied)."""
     from kmc.build import build
 
     cfg = parse_config(config(edge, segments, observe_every_min), source=f"bench_gpu {edge}^3")
-    lattice, report = build(cfg)
+    lattice, report = build(cfg) if built is None else (built[0].copy(), built[1])
     sim = TimedSimulation(cfg, lattice, build_report=report.to_dict(), backend=backend)
     keep = kernel_events(sim.events)
     sim.counters = {c: v for c, v in sim.counters.items() if any(c in ev.COUNTERS for ev in keep)}
@@ -214,11 +216,15 @@ def throughput_table(backend, sizes, steps: int) -> None:
             continue
         potts = time_potts(backend, potts_lattice(edge), steps)
         backend.release()
-        sim = simulation(edge, [{"ramp_to_C": 850.0, "rate_C_per_min": 5.0}], backend)
+        from kmc.build import build
+
+        ramp = [{"ramp_to_C": 850.0, "rate_C_per_min": 5.0}]
+        built = build(parse_config(config(edge, ramp), source=f"bench_gpu {edge}^3"))
+        sim = simulation(edge, ramp, backend, built=built)
         lattice = sim.lattice  # the attached host lattice (synced: nothing has run yet)
         full_250 = time_full(backend, lattice, sim.events, 250.0, 10.0, steps, 10**6)
         held = backend.memory_report()["lattice"] / lattice.phase.size
-        sim = simulation(edge, [{"ramp_to_C": 850.0, "rate_C_per_min": 5.0}], backend)
+        sim = simulation(edge, ramp, backend, built=built)
         t = time.perf_counter()
         for _ in sim.steps():
             pass
