@@ -80,9 +80,15 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                      "needs to lithiate.")
     if "healed_500" in failing:
         v = next(v for v in verdicts if v.key == "healed_500")
-        lines.append(f"- **Healing by 500 °C.** Shell - core layered {v.values.get('diff_300C', float('nan')):+.2f} at 300 °C and "
-                     f"{v.values.get('diff_500C', float('nan')):+.2f} at 500 °C: between 300 and 500 °C the core is rock salt, "
-                     "which lithiates only by the slow rock-salt route, and the solid LiOH supplies little until it melts at 462 °C.")
+        later = [(T, _at(measured, lioh, T)) for T in (600.0, 700.0, 850.0)]
+        seq = ", ".join(f"{f['shell_minus_core_tm_frac_layered']:+.2f} at {T:.0f} °C" for T, f in later if f is not None)
+        src = [(T, _at(measured, lioh, T)) for T in (300.0, 400.0)]
+        held = ", ".join(f"{_li_in_source(f):.0%} at {T:.0f} °C" for T, f in src if f is not None)
+        lines.append(f"- **Healing by 500 °C.** Shell - core layered {v.values.get('diff_300C', float('nan')):+.2f} at 300 °C, "
+                     f"{v.values.get('diff_500C', float('nan')):+.2f} at 500 °C, then {seq}: the model heals, but later. "
+                     f"Between 300 and 462 °C almost no Li arrives (Li still in the source: {held}; the solid LiOH that "
+                     "touched the particle is used up and the rest does not move until it melts), and the molten LiOH "
+                     "reaches the shell first.")
     if "two_step" in failing:
         v = next(v for v in verdicts if v.key == "two_step")
         f700 = _at(measured, lioh, 700.0)

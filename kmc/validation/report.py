@@ -93,11 +93,13 @@ def sensitivity_rows(base: list[Verdict], variants: dict[str, list[Verdict]]) ->
         cells = []
         for vs in variants.values():
             v = by(vs).get(key)
-            if v is None:
+            if v is None or v.holds is None:
                 cells.append("–")
                 continue
             flip = "" if v.holds == b[key].holds else f" ({v.mark})"
             cells.append(_fmt_num(v.values.get(value)) + flip)
+        if all(c == "–" for c in cells):
+            continue
         lines.append(f"| {key}: {value} | {unit} | {_fmt_num(b[key].values.get(value))} ({b[key].mark}) | " + " | ".join(cells) + " |")
     return lines
 
@@ -135,6 +137,7 @@ def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, ve
     for name in meta["runs"]:
         cfg = measured[name]["config"]
         L.append(f"| `runs/{name}.toml` | {_describe(cfg)} | {meta['wall_s'][name]:.0f} s ({meta['how'][name]}) |")
+    L += ["", _size_paragraph(meta)]
     L += ["", "The quenched series (`runs/ncm622_lioh_quench_*C.toml`, 200-850 °C) is read from the frames of "
           "`ncm622_lioh_direct` at those temperatures: the same 5 °C/min ramp, before its hold.", ""]
     captions = {
@@ -151,12 +154,30 @@ def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, ve
         for stem, path in pngs.items():
             L += [f"![{stem}]({_rel(path, here)})", "", f"*{captions.get(stem, stem)}*", ""]
     if sensitivity:
-        L += ["## Sensitivity", ""] + sensitivity + [""]
+        L += ["## Sensitivity", "",
+              "Each column reruns the validation with one change to the parameter set (a factor on an entry, or "
+              "a new value), at the same size and seed; a cell gives the criterion's key number and, in "
+              "brackets, the verdict where it differs from the base. A dash: the variant did not rerun that "
+              "preset (the variants rerun `ncm622_lioh_direct` only, to stay within the time budget).", ""] + sensitivity + [""]
     L += ["## Regenerate", "", "```bash", "kmc validate --quick            # reduced sizes on the CPU; rewrites this page",
           "kmc validate --quick --seed 2   # the verdicts must not depend on the seed", "```", ""]
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text("\n".join(L), encoding="utf-8")
     return report_path
+
+
+def _size_paragraph(meta: dict) -> str:
+    from kmc.validation import plan
+
+    if not meta.get("box"):
+        return "Full size: the presets as written (112³ voxels of 50 nm, a 5 µm particle)."
+    return (f"Reduced size (`kmc.validation.plan.reduce`): a {meta['box']}³ box of the presets' 50 nm voxels; the particle "
+            f"radius becomes {plan.PARTICLE_FILL} × half the box ({plan.PARTICLE_FILL * meta['box'] * 0.025:.2f} µm instead of "
+            "2.5 µm) so the Li source keeps its room around it; the pre-dehydrated shell shrinks with the radius; "
+            "grain size, aspect ratio, porosity, chemistry and program are the presets'; steps may be up to "
+            f"{plan.QUICK_NUMERICS['max_dt_s']:.0f} s and {plan.QUICK_NUMERICS['max_dT_C']:.0f} °C long (the events still "
+            "cap dt where their rates need it). A smaller particle has a shorter way to its centre and more "
+            "surface per TM, so it lithiates more uniformly than the 5 µm particles of the experiments.")
 
 
 def _params_name(measured: dict) -> str:

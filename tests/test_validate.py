@@ -1,0 +1,134 @@
+"""kmc validate: the criteria as pure functions (each can hold and each can fail), the CLI's
+errors, and a small end-to-end run on a 16^3 lattice."""
+
+import math
+
+import pytest
+
+from kmc.cli import main
+from kmc.validation import criteria as C
+from kmc.validation.evaluate import evaluate
+from kmc.validation.measure import frame_at
+from kmc.validation.plan import VALIDATION_RUNS, Size, config_for, reduce, preset_data
+
+
+def frame(**kw):
+    base = {"temperature_C": 300.0, "heating": True, "tm_frac_hydroxide": 0.1, "tm_frac_layered": 0.5,
+            "shell_minus_core_tm_frac_layered": 0.5, "core_porosity": 0.4, "shell_porosity": 0.2,
+            "void_volume_um3": 0.1, "void_radius_nm": 300.0, "intragranular_pore_count": 10,
+            "core_tm_frac_layered": 0.95, "grain_count": 100, "grain_d_mean_nm": 200.0, "li_ni_disorder": 0.2}
+    base.update(kw)
+    return base
+
+
+def test_onset_interpolates_on_the_first_heating_only():
+    T = [100, 200, 300, 400, 300]
+    assert C.onset_C(T, [0.0, 0.0, 0.04, 0.5, 0.9]) == pytest.approx(250.0)
+    assert math.isnan(C.onset_C(T, [0.0, 0.0, 0.0, 0.01, 0.9]))     # only after the top: not an onset on heating
+    assert C.onset_C(T, [0.5, 0.5, 0.5, 0.5, 0.5]) == 100
+
+
+@pytest.mark.parametrize("lay, rs, holds", [(200, 220, True), (225, 215, False), (170, 220, False), (200, 250, False),
+                                            (None, 220, None)])
+def test_lioh_order(lay, rs, holds):
+    assert C.lioh_order(lay, rs).holds is holds
+
+
+@pytest.mark.parametrize("lioh, lay, rs, holds", [(200, 600, 220, True), (200, 280, 220, False), (200, 600, 650, False),
+                                                  (200, math.nan, 220, False)])
+def test_li2co3_order(lioh, lay, rs, holds):
+    assert C.li2co3_order(lioh, lay, rs).holds is holds
+
+
+def test_core_shell_300_each_part_can_fail():
+    assert C.core_shell_300(frame()).holds is True
+    assert C.core_shell_300(frame(shell_minus_core_tm_frac_layered=0.3)).holds is False
+    assert C.core_shell_300(frame(core_porosity=0.1)).holds is False
+    assert C.core_shell_300(frame(tm_frac_hydroxide=0.0)).holds is False
+    assert C.core_shell_300(None).holds is None
+
+
+def test_healed_500():
+    assert C.healed_500(frame(), frame(shell_minus_core_tm_frac_layered=0.2)).holds is True
+    assert C.healed_500(frame(), frame(shell_minus_core_tm_frac_layered=0.6)).holds is False
+
+
+def test_two_step_needs_both_reductions():
+    direct = frame(void_volume_um3=0.1, intragranular_pore_count=10)
+    assert C.two_step(direct, frame(void_volume_um3=0.05, intragranular_pore_count=5)).holds is True
+    assert C.two_step(direct, frame(void_volume_um3=0.08, intragranular_pore_count=5)).holds is False
+    assert C.two_step(direct, frame(void_volume_um3=0.05, intragranular_pore_count=9)).holds is False
+    no_void = frame(void_volume_um3=0.0, intragranular_pore_count=10)
+    assert C.two_step(no_void, frame(void_volume_um3=0.0, intragranular_pore_count=0)).holds is False
+    unresolved = frame(void_volume_um3=0.1, intragranular_pore_count=C.MIN_RESOLVED_NANOPORES - 1)
+    assert C.two_step(unresolved, frame(void_volume_um3=0.0, intragranular_pore_count=0)).holds is False
+
+
+def test_disorder_peak():
+    T = [200, 250, 300, 400, 600, 850]
+    f = [0.01, 0.1, 0.3, 0.4, 0.9, 1.0]
+    assert C.disorder_peak(T, [0.9, 0.3, 0.35, 0.3, 0.2, 0.05], f).holds is True    # 200 °C skipped: no layered
+    assert C.disorder_peak(T, [0.1, 0.3, 0.35, 0.3, 0.4, 0.05], f).holds is False   # peak at 600 °C
+    assert C.disorder_peak(T, [0.1, 0.2, 0.35, 0.3, 0.2, 0.36], f).holds is False   # rises again at the end
+    assert C.disorder_peak([], [], []).holds is None
+
+
+def test_coating_criteria():
+    bare = frame(core_tm_frac_layered=0.5, void_radius_nm=400.0, grain_count=100, grain_d_mean_nm=200.0)
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0), "x").holds is True
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0), "x").holds is False
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.80, void_radius_nm=50.0), "x").holds is False
+    assert C.coated_grains_500(bare, frame(grain_count=150, grain_d_mean_nm=150.0), "x").holds is True
+    assert C.coated_grains_500(bare, frame(grain_count=100, grain_d_mean_nm=150.0), "x").holds is False
+
+
+def test_predehydrated():
+    bare = [frame(shell_minus_core_tm_frac_layered=0.2), frame(temperature_C=700.0, shell_minus_core_tm_frac_layered=0.9)]
+    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=-0.4)]).holds is True
+    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=0.1)]).holds is False
+    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=0.2 + C.PREDEHYDRATED_MIN_EXCESS / 2)]).holds is False
+
+
+def test_evaluate_without_runs_evaluates_nothing():
+    verdicts = evaluate({})
+    assert verdicts and all(v.holds is None for v in verdicts)
+
+
+def test_frame_at_takes_the_heating_frame():
+    frames = [frame(temperature_C=300.0, heating=False, frame=2), frame(temperature_C=300.4, frame=1)]
+    assert frame_at(frames, 300.0)["frame"] == 1
+    assert frame_at(frames, 500.0) is None
+
+
+def test_every_validation_preset_reduces_to_a_valid_config():
+    for name in VALIDATION_RUNS:
+        cfg = config_for(name, Size.parse(True, None), seed=3)
+        assert cfg.lattice.shape == (32, 32, 32) and cfg.seed == 3
+        full = preset_data(name)
+        assert cfg.program == config_for(name, Size.parse(False, None), seed=3).program
+        r = reduce(full, 32)["particle"]
+        assert r["pre_dehydrated_shell_nm"] / r["radius_um"] == pytest.approx(
+            full["particle"]["pre_dehydrated_shell_nm"] / full["particle"]["radius_um"])
+
+
+@pytest.mark.parametrize("args, key", [(["--runs", "nope"], "--runs"), (["--params", "nope"], "params"),
+                                       (["--sensitivity", "x"], "--sensitivity"), (["--report", "x.txt"], "--report"),
+                                       (["--report-only", "--out", "/nonexistent/dir"], "--out")])
+def test_bad_options_exit_2_with_one_line(args, key, capsys, tmp_path):
+    code = main(["validate", "--box", "16", "--report", str(tmp_path / "v.md"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and key in err[0]
+
+
+def test_validate_end_to_end_on_a_tiny_lattice(tmp_path, capsys):
+    report = tmp_path / "docs" / "validation.md"
+    args = ["validate", "--box", "16", "--runs", "ncm622_lioh_direct,ncm622_li2co3", "--out", str(tmp_path / "out"),
+            "--report", str(report), "--quiet", "--threads", "2"]
+    assert main(args) == 0
+    text = report.read_text()
+    assert "| 1 | 1. With LiOH" in text and "not evaluated" in text
+    assert (tmp_path / "docs" / "img" / "validation" / "phases_vs_T.png").is_file()
+    assert (tmp_path / "docs" / "img" / "validation" / "lioh_vs_li2co3_300C.png").is_file()
+    first = capsys.readouterr().out
+    assert main(args) == 0                        # finished runs are reused: same verdicts
+    assert capsys.readouterr().out.splitlines()[:-1] == first.splitlines()[:-1]
