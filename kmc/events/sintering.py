@@ -71,6 +71,12 @@ transfer stays within one phase); no TM voxel exceeds n_d(phase) if it did not b
 Not implemented: SPPARKS' vacancy annihilation at grain boundaries (a non-local column shift
 toward the surface); see docs/sintering.md for why and what it would change.
 
+Implementation (`_pass_chunk`; docs/sintering.md, "How the pass is made fast"): rows screened
+before any draw, lane-parallel Philox, row extents of the non-neutral voxels, and the energy from
+per-voxel packed words F << 32 | grain (int64 scratch, 8 bytes per voxel while the event runs),
+all giving the draws and moves of the plain rule (tested against a per-pair reference).
+CUDA: kernels/sintering.cu, the same rule (tests/test_kernels_sintering.py).
+
 Reach: pair (4 x 3 x 3 box): reads phase, tm, grain of the box; writes all six fields of the
 pair. Counters: ``sinter_swaps``, ``sinter_transfers`` and ``sinter_emptied`` (transfers that
 emptied their donor, i.e. new PORE voxels), all int.
