@@ -45,3 +45,18 @@ extern "C" __global__ void kmc_phase_sums(const uint8_t* __restrict__ phase, con
         kmc_add_counter(li_sum + q, l[q]);
     }
 }
+
+// TM quanta of layered voxels per Li/Ni disorder level, for the observables
+// (kmc.observe.ObservationTables.layered_tm_by_disorder): out[d] (uint64 (256,), zeroed by the
+// host) receives the sum of tm over voxels with phase == layered and disorder == d. One atomic
+// per layered voxel: observations are rare (every few furnace minutes), so contention on the
+// few populated levels costs little next to a step; integer sums, order-independent.
+extern "C" __global__ void kmc_layered_disorder_tm(const uint8_t* __restrict__ phase, const uint8_t* __restrict__ tm,
+                                                   const uint8_t* __restrict__ disorder, uint64_t n,
+                                                   kmc_counter_t* __restrict__ out) {
+    for (uint64_t i = kmc_thread_index(); i < n; i += kmc_grid_stride()) {
+        if (phase[i] == KMC_LAYERED && tm[i] != 0) {
+            atomicAdd(out + disorder[i], (kmc_counter_t)tm[i]);
+        }
+    }
+}

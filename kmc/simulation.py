@@ -21,9 +21,9 @@ Order of operations (written down here once):
 
 The backend owns the lattice arrays between frames (`kmc.backends.resident`): it is attached
 once, the events run on the backend's copy, the step control and the observables read
-per-phase sums the backend reduces (`backend.phase_counts`, `backend.observed`), and the host
-arrays are brought up to date (`backend.sync`) only when a frame is written or code reads
-`Simulation.lattice`. On the CPU backend all of these are the host arrays themselves.
+small tables the backend reduces (`backend.phase_counts`, `backend.observation_tables`), and
+the host arrays are brought up to date (`backend.sync`) only when a frame is written or code
+reads `Simulation.lattice`. On the CPU backend all of these are the host arrays themselves.
 
 dt depends only on the current time and the schedule, so a resumed run takes exactly the
 steps an uninterrupted one would, and ends with the same bits.
@@ -44,7 +44,7 @@ from kmc.events.li_source import net_release_counters
 from kmc import params as param_sets
 from kmc.backends import select as select_backend
 from kmc.config import Config, parse_config
-from kmc.observe import Observer
+from kmc.observe import ObservationTables, Observer
 from kmc.program import TemperatureProgram
 from kmc.state import Lattice
 from kmc.store import Clock, RunStore
@@ -247,14 +247,16 @@ class Simulation:
                 self.counters[name] += value
         self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
 
-    def _output_counters(self) -> dict[str, int]:
-        """The events' counters plus those derived from the state (net Li a source gave away)."""
-        return self.counters | net_release_counters(self.backend.observed(self._lattice), self.cfg.chemistry.li_source)
+    def _output_counters(self, tables: ObservationTables | None = None) -> dict[str, int]:
+        """The events' counters plus those derived from the state (net Li a source gave away),
+        from ``tables`` (the backend's reductions of the current lattice, made if not given)."""
+        tables = tables or self.backend.observation_tables(self._lattice)
+        return self.counters | net_release_counters(tables.li_by_phase, self.cfg.chemistry.li_source)
 
     def _row(self) -> dict:
         c = self.clock
-        return self.observer.row(self.backend.observed(self._lattice), c.step, c.time_s, c.temperature_C,
-                                 self._output_counters())
+        tables = self.backend.observation_tables(self._lattice)
+        return self.observer.row(tables, c.step, c.time_s, c.temperature_C, self._output_counters(tables))
 
     def _write_frame(self, store: RunStore, rows: list[dict]) -> None:
         store.append_frame(self.lattice, self.clock, self._output_counters(), rows)

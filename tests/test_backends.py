@@ -64,6 +64,7 @@ import numpy as np  # noqa: E402
 
 from kmc.backends import CpuBackend  # noqa: E402
 from kmc.backends.resident import PhaseSums  # noqa: E402
+from kmc.observe import ObservationTables  # noqa: E402
 from kmc.build import build  # noqa: E402
 from kmc.config import parse_config  # noqa: E402
 from kmc.simulation import Simulation, lattice_digest  # noqa: E402
@@ -93,7 +94,7 @@ def _with_kernels_only(sim):
 
 @needs_gxx
 @pytest.mark.parametrize("shape", [(14, 11, 9), (1, 3, 2)], ids=lambda s: "x".join(map(str, s)))
-def test_emulated_reduction_kernel_equals_numpy(shape):
+def test_emulated_reduction_kernels_equal_numpy(shape):
     from kmc.backends.emulated import EmulatedBackend
 
     rng = np.random.default_rng(sum(shape))
@@ -101,10 +102,15 @@ def test_emulated_reduction_kernel_equals_numpy(shape):
     lat.phase[...] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 9, 200], shape)  # codes >= 8 take the atomic path
     lat.tm[...] = rng.integers(0, 256, shape)
     lat.li[...] = rng.integers(0, 256, shape)
+    lat.disorder[...] = rng.integers(0, 256, shape)
+    lat.grain[...] = rng.integers(0, 30, shape) * rng.choice([1, 10**7], shape)  # dense and sparse ids
     backend = EmulatedBackend()
     backend.attach(lat)
     assert backend.phase_sums() == PhaseSums.of(lat)
     assert np.array_equal(backend.phase_counts(lat), np.bincount(lat.phase.reshape(-1), minlength=256))
+    tables = backend.observation_tables(lat)           # the disorder-level kernel and the grain counts
+    assert tables == ObservationTables.of(lat)
+    assert tables.layered_tm_by_disorder.sum() == lat.tm[lat.phase == 3].sum(dtype=np.int64)
 
 
 @needs_gxx
@@ -121,7 +127,11 @@ def test_resident_backend_keeps_the_state_until_sync():
     assert backend.apply(Dehydration(1e10, 120.0), lat, 1, 0, thr) == {"h2o_q": 64 * lat.phase.size}
     assert (lat.phase == 1).all()                       # the host copy is stale ...
     assert backend.phase_sums().count[2] == lat.phase.size  # ... the held state is not
-    assert backend.observed(lat) is lat and (lat.phase == 2).all()  # observers read a synced lattice
+    tables = backend.observation_tables(lat)            # observers read reductions of the held state ...
+    assert (lat.phase == 1).all()                       # ... without copying the fields back
+    assert tables.tm_by_phase[2] == 64 * lat.phase.size and tables.tm_by_phase[1] == 0
+    backend.sync(lat)
+    assert (lat.phase == 2).all() and backend.observation_tables(lat) == ObservationTables.of(lat)
     lat.phase[0, 0, 0] = 7  # clean now: a second sync copies nothing
     backend.sync(lat)
     assert lat.phase[0, 0, 0] == 7

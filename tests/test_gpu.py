@@ -16,6 +16,7 @@ import pytest
 from kmc.backends import cuda as cuda_backend
 from kmc.backends import CpuBackend, missing_kernels, select
 from kmc.backends.resident import PhaseSums
+from kmc.observe import ObservationTables
 from kmc.config import parse_config
 from kmc.errors import UserError
 from kmc.simulation import Simulation, lattice_digest
@@ -104,14 +105,17 @@ def test_sintering_alone_equals_numba_bit_for_bit(device, event, shape):
         device.release()
 
 
-def test_reduction_on_device_equals_numpy(device):
+def test_reductions_on_device_equal_numpy(device):
     rng = np.random.default_rng(3)
     lat = Lattice.empty((70, 64, 33))
     lat.phase[...] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 9, 200], lat.shape)
     lat.tm[...] = rng.integers(0, 256, lat.shape)
     lat.li[...] = rng.integers(0, 256, lat.shape)
+    lat.disorder[...] = rng.integers(0, 256, lat.shape)
+    lat.grain[...] = rng.integers(0, 500, lat.shape) * rng.choice([1, 10**6], lat.shape)  # dense and sparse ids
     device.attach(lat)
     assert device.phase_sums() == PhaseSums.of(lat)
+    assert device.observation_tables(lat) == ObservationTables.of(lat)
     device.release()
 
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from kmc.config import parse_config
-from kmc.observe import Observer
+from kmc.analysis.grains import grain_stats
+from kmc.analysis.phases import layered_split, li_ni_disorder
+from kmc.observe import ObservationTables, Observer, grain_voxel_counts
 from kmc.simulation import Simulation
 from kmc.state import Lattice, Phase
 
@@ -32,7 +34,7 @@ def hand_made() -> Lattice:
 
 
 def test_hand_made_lattice_gives_the_known_row():
-    row = Observer(particle_voxels=48, voxel_nm=VOXEL_NM).row(hand_made(), 3, 60.0, 250.0, {"h2o_q": 10, "gg_flips": 4})
+    row = Observer(particle_voxels=48, voxel_nm=VOXEL_NM).row(ObservationTables.of(hand_made()), 3, 60.0, 250.0, {"h2o_q": 10, "gg_flips": 4})
     assert row["tm_frac_hydroxide"] == pytest.approx(1 / 3) and row["tm_frac_rock_salt"] == pytest.approx(1 / 3)
     assert row["tm_frac_layered_ordered"] == pytest.approx(1 / 6)
     assert row["tm_frac_layered_disordered"] == pytest.approx(1 / 6)
@@ -46,8 +48,33 @@ def test_hand_made_lattice_gives_the_known_row():
 
 
 def test_no_layered_and_no_grains_give_nan_not_errors():
-    row = Observer(particle_voxels=1, voxel_nm=VOXEL_NM).row(Lattice.empty((3, 3, 3)), 0, 0.0, 25.0, {})
+    row = Observer(particle_voxels=1, voxel_nm=VOXEL_NM).row(ObservationTables.of(Lattice.empty((3, 3, 3))), 0, 0.0, 25.0, {})
     assert math.isnan(row["li_ni_disorder"]) and math.isnan(row["grain_d_mean_nm"]) and row["grain_count"] == 0
+
+
+@pytest.mark.parametrize("sparse_ids", [False, True])
+def test_rows_from_tables_agree_with_the_analysis_of_the_lattice(sparse_ids):
+    """The reductions lose nothing the row needs: layered split, mixing and grain sizes equal
+    those `kmc.analysis` computes from the full lattice."""
+    rng = np.random.default_rng(5)
+    lat = Lattice.empty((10, 11, 12))
+    lat.phase[...] = rng.choice([0, 1, 2, 3, 3, 5], size=lat.shape)
+    tm_phase = np.isin(lat.phase, [1, 2, 3])
+    lat.tm[tm_phase] = rng.integers(1, 137, size=int(tm_phase.sum()))
+    lat.li[...] = rng.integers(0, 80, size=lat.shape)
+    lat.disorder[...] = rng.integers(0, 256, size=lat.shape)
+    lat.grain[tm_phase] = rng.integers(1, 40, size=int(tm_phase.sum())) * (10**6 if sparse_ids else 1)
+    row = Observer(particle_voxels=lat.phase.size, voxel_nm=VOXEL_NM).row(ObservationTables.of(lat), 0, 0.0, 500.0, {})
+    tm_total = float(lat.tm.sum(dtype=np.int64))
+    split = layered_split(lat)
+    assert row["tm_frac_layered_disordered"] == pytest.approx(split["disordered_q"] / tm_total, rel=1e-12)
+    assert row["tm_frac_layered_ordered"] == pytest.approx(split["ordered_q"] / tm_total, rel=1e-12)
+    assert row["li_ni_disorder"] == pytest.approx(li_ni_disorder(lat), rel=1e-12)
+    stats = grain_stats(lat, VOXEL_NM)
+    assert row["grain_count"] == stats["grain_count"] == 39
+    assert row["grain_d_mean_nm"] == pytest.approx(stats["grain_d_mean_nm"], rel=1e-12)
+    ids, counts = np.unique(lat.grain[lat.grain > 0], return_counts=True)
+    np.testing.assert_array_equal(grain_voxel_counts(lat.grain), counts)
 
 
 def test_every_column_of_a_run_is_documented():

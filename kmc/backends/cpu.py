@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from kmc.observe import ObservationTables
 from kmc.state import Lattice
 
 
@@ -14,7 +15,7 @@ class CpuBackend:
     threads: numba threads to use (None: numba's default, all cores). Results do not depend
     on it: random numbers are keyed by site, and reductions are integer sums.
 
-    The ownership calls of the simulation loop (`attach`, `sync`, `phase_counts`, `observed`;
+    The ownership calls of the simulation loop (`attach`, `sync`, `phase_counts`, `observation_tables`;
     `kmc.backends.resident` has the contract a device backend keeps) are trivial here: the
     host arrays are the state.
     """
@@ -43,9 +44,9 @@ class CpuBackend:
         """int64 (256,): voxels per phase code."""
         return np.bincount(lattice.phase.reshape(-1), minlength=256)
 
-    def observed(self, lattice: Lattice) -> Lattice:
-        """What observers read: the lattice itself."""
-        return lattice
+    def observation_tables(self, lattice: Lattice) -> ObservationTables:
+        """The reductions an observation row reads (`kmc.observe.ObservationTables`)."""
+        return ObservationTables.of(lattice)
 
     def describe(self) -> str:
         return f"cpu (numba {numba.__version__}, {numba.get_num_threads()} threads)"

@@ -365,6 +365,14 @@ def plan_phase_sums(shape: tuple[int, int, int]) -> list[Launch]:
                     Sums("phase_tm", 256), Sums("phase_li", 256)))]
 
 
+def plan_layered_disorder_tm(shape: tuple[int, int, int]) -> list[Launch]:
+    """The reduction kmc_layered_disorder_tm: Sums 'layered_tm_by_disorder' (256,), TM quanta
+    of layered voxels per disorder level (kmc.observe.ObservationTables)."""
+    n = int(np.prod(shape))
+    return [Launch("reductions.cu", "kmc_layered_disorder_tm", min(n, REDUCE_WORK),
+                   (Field("phase"), Field("tm"), Field("disorder"), _u64(n), Sums("layered_tm_by_disorder", 256)))]
+
+
 def counters_of(event) -> tuple[str, ...]:
     return tuple(getattr(event, "COUNTERS", ()))
 
@@ -426,8 +434,8 @@ class CudaBackend(ResidentBackend):
     The six lattice fields live in device memory (flat CuPy arrays). Ownership and transfers
     are those of `ResidentBackend`: `attach` uploads a simulation's lattice once, every pass
     runs on the device, the step control reads a device reduction (`phase_counts`, 3 x 256
-    integers), and the fields are downloaded only for observation rows, snapshots and reads of
-    `Simulation.lattice`. `apply` on a lattice that is not attached keeps the `CpuBackend`
+    integers), observation rows read device reductions (`observation_tables`), and the fields
+    are downloaded only for snapshots and reads of `Simulation.lattice`. `apply` on a lattice that is not attached keeps the `CpuBackend`
     contract (upload, passes, download).
     """
 
@@ -488,6 +496,23 @@ class CudaBackend(ResidentBackend):
             else:
                 for name, arr in lattice.arrays().items():
                     self._fields[name].set(arr.reshape(-1))
+
+    def _grain_voxel_counts(self) -> np.ndarray:
+        """Voxels per nonzero grain id on the device (CuPy bincount for dense ids, else a sort;
+        the rule of `kmc.observe.grain_voxel_counts`); G integers come back."""
+        cp = self._cp
+        with self._device:
+            grain = self._fields["grain"]
+            ids = grain[grain > 0]
+            if ids.size == 0:
+                return np.zeros(0, dtype=np.int64)
+            top = int(ids.max())
+            if top <= 4 * ids.size + 1024:
+                counts = cp.bincount(ids, minlength=top + 1)
+                counts = counts[counts > 0]
+            else:
+                counts = cp.unique(ids, return_counts=True)[1]
+            return cp.asnumpy(counts).astype(np.int64)
 
     def _get(self, lattice: Lattice) -> None:
         with self._device:

@@ -37,6 +37,7 @@ from kmc.backends.cuda import (
     kernel_sources_digest,
 )
 from kmc.backends.resident import ResidentBackend
+from kmc.observe import grain_voxel_counts
 from kmc.state import Lattice
 
 CXX_FLAGS = ("-x", "c++", "-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Wno-unknown-pragmas")
@@ -152,6 +153,10 @@ class EmulatedBackend(ResidentBackend):
     def _get(self, lattice: Lattice) -> None:
         for name, arr in lattice.arrays().items():
             arr.reshape(-1)[...] = self._fields[name]
+
+    def _grain_voxel_counts(self) -> np.ndarray:
+        """The host reference on the private buffer (the grain field never leaves it here)."""
+        return grain_voxel_counts(self._fields["grain"])
 
     def _execute(self, launches: list[Launch], counters: tuple[str, ...]):
         fields = self._fields

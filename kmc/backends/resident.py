@@ -3,7 +3,7 @@
 `ResidentBackend` is the common part of `kmc.backends.cuda.CudaBackend` (device memory) and
 `kmc.backends.emulated.EmulatedBackend` (private host buffers, tests only): who holds the
 state, when it is copied, and what observers read. A subclass provides `_put` (copy a host
-lattice in), `_get` (copy it out), `_execute` (run launches) and `check_fits`.
+lattice in), `_get` (copy it out), `_execute` (run launches), `_grain_voxel_counts` and `check_fits`.
 
 Ownership, the contract `kmc.simulation.Simulation` relies on:
 
@@ -16,10 +16,10 @@ Ownership, the contract `kmc.simulation.Simulation` relies on:
 - ``phase_counts(lattice)`` (the step control's phases present, every step) is a reduction on
   the backend's side: 3 tables of 256 integers come back (`PhaseSums`), cached until the next
   pass.
-- ``observed(lattice)`` is what observers read: the host lattice, synced. The observables
-  (`kmc.observe.Observer.row`) read per-voxel distributions of several fields (grain sizes,
-  disorder, Li and TM per phase), so an observation copies the fields back; it happens at
-  observation times only, and a frame at the same time copies nothing more.
+- ``observation_tables(lattice)`` is what observers read (`kmc.observe.ObservationTables`):
+  reductions on the backend's side, the phase sums, the layered TM per disorder level (256
+  integers) and the voxel count of each grain (G integers, `_grain_voxel_counts`); the fields
+  stay where they are. Only snapshots and reads of ``Simulation.lattice`` copy them back.
 - ``apply`` on any other lattice keeps the `CpuBackend` contract (host arrays updated in
   place): the attached lattice is synced and released first, the other one is copied in,
   run and copied out.
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kmc.observe import ObservationTables
 from kmc.state import Lattice
 
 #: Entries of the per-phase tables: one per uint8 phase code.
@@ -92,6 +93,11 @@ class ResidentBackend(ABC):
     @abstractmethod
     def _execute(self, launches, counters: tuple[str, ...]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
         """Run ``launches`` on the held fields: (named counters as ints, every Sums array)."""
+
+    @abstractmethod
+    def _grain_voxel_counts(self) -> np.ndarray:
+        """int64 (G,): voxels of each nonzero grain id of the held fields, by ascending id
+        (`kmc.observe.grain_voxel_counts` of the held grain field)."""
 
     # -- ownership --------------------------------------------------------------------------------
     def upload(self, lattice: Lattice) -> None:
@@ -179,7 +185,15 @@ class ResidentBackend(ABC):
             return self.phase_sums().count
         return np.bincount(lattice.phase.reshape(-1), minlength=N_PHASE_CODES)
 
-    def observed(self, lattice: Lattice) -> Lattice:
-        """What observers read: ``lattice`` with current host arrays (synced if attached)."""
-        self.sync(lattice)
-        return lattice
+    def observation_tables(self, lattice: Lattice) -> ObservationTables:
+        """`ObservationTables` of ``lattice``: reduced on the backend when it is the attached
+        lattice (only small tables come back), from the host arrays otherwise."""
+        from kmc.backends.cuda import plan_layered_disorder_tm
+
+        if lattice is not self._host:
+            return ObservationTables.of(lattice)
+        sums = self.phase_sums()
+        _, by_level = self._execute(plan_layered_disorder_tm(self._shape), ())
+        return ObservationTables(sums.tm, sums.li,
+                                 np.asarray(by_level["layered_tm_by_disorder"], dtype=np.uint64).astype(np.int64),
+                                 self._grain_voxel_counts())

@@ -235,9 +235,11 @@ class LiSource:
 _TM_CODES = np.array([int(Phase.HYDROXIDE), int(Phase.ROCK_SALT), int(Phase.LAYERED)])
 
 
-def net_release_counters(lattice, li_source: str) -> dict[str, int]:
+def net_release_counters(li_by_phase: np.ndarray, li_source: str) -> dict[str, int]:
     """Li quanta the source has given away, net, under the name the TGA reads:
     ``li_from_li2co3_q`` for Li2CO3, else ``li_from_lioh_q`` (LiOH and LiOH·H2O, whose Li
-    leaves as LiOH). Equal to the Li held by TM voxels, which hold none at the start."""
-    li_in_tm = int(np.bincount(lattice.phase.reshape(-1), weights=lattice.li.reshape(-1), minlength=256)[_TM_CODES].sum())
+    leaves as LiOH). Equal to the Li held by TM voxels, which hold none at the start.
+
+    li_by_phase: int64 (256,), Li quanta per phase code (`kmc.observe.ObservationTables`)."""
+    li_in_tm = int(np.asarray(li_by_phase, dtype=np.int64)[_TM_CODES].sum())
     return {"li_from_li2co3_q" if li_source == "Li2CO3" else "li_from_lioh_q": li_in_tm}
