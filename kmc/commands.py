@@ -280,8 +280,10 @@ def export_command(directory, vti, frame, at_c, out):
 @click.option("--report-only", is_flag=True, help="Redraw the report from the measurements already in --out.")
 @click.option("--sensitivity", "sensitivity", multiple=True, metavar="LABEL=DIR",
               help="Add a column to the sensitivity table from another validation directory; repeat.")
+@click.option("--seed-check", "seed_check", type=click.Path(path_type=Path), metavar="DIR",
+              help="Compare the verdicts with another validation directory (another seed) in the report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def validate_command(quick, seed, out, report, img_dir, runs, box, params, threads, report_only, sensitivity, quiet):
+def validate_command(quick, seed, out, report, img_dir, runs, box, params, threads, report_only, sensitivity, seed_check, quiet):
     """Run the presets of the two calcination studies, check the published findings and write
     the validation report (docs/validation.md with plots and cross-sections)."""
     import sys
@@ -292,7 +294,26 @@ def validate_command(quick, seed, out, report, img_dir, runs, box, params, threa
     started = time.perf_counter()
     result = validate(quick=quick, seed=seed, out=out, report=report, img_dir=img_dir, runs=runs, box=box,
                       params=params, threads=threads, report_only=report_only, sensitivity=sensitivity,
-                      progress=not quiet, command="kmc validate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["validate"] else "kmc validate")
+                      seed_check=seed_check, progress=not quiet, command=_validate_command_line(sys.argv))
     for v in result["verdicts"]:
         click.echo(f"{v.mark:>13}  {v.key}: {v.simulation}")
     click.echo(f"report: {result['report']} ({time.perf_counter() - started:.0f} s)")
+
+
+def _validate_command_line(argv: list[str]) -> str:
+    """The command as typed, for the report; the --sensitivity columns are counted, not listed
+    (the sensitivity table names them)."""
+    args = argv[2:] if argv[1:2] == ["validate"] else []
+    kept, n_sens, skip = [], 0, False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == "--sensitivity":
+            n_sens, skip = n_sens + 1, True
+            continue
+        if a.startswith("--sensitivity="):
+            n_sens += 1
+            continue
+        kept.append(a)
+    return " ".join(["kmc validate", *kept] + ([f"--sensitivity ... ({n_sens} variants)"] if n_sens else []))

@@ -281,7 +281,9 @@ def test_analyze_run_on_a_tiny_simulation(tmp_path):
     assert float(last["tm_frac_rock_salt"]) + float(last["tm_frac_layered"]) > 0.95
     for row in rows:
         assert float(row["mass_pct"]) == pytest.approx(float(row["mass_state_pct"]), rel=1e-9)
-    assert float(last["mass_pct"]) < 90.0
+    # water has left: well below the initial mass (the Li-deficient layered oxide that forms from
+    # half its Li on, lithiation.min_li_per_tm = 0.5, holds more O per TM, so not the full 16 %)
+    assert float(last["mass_pct"]) < 92.0
     assert len(result["radial"]["shell"]) == 10 * store.n_frames
 
 

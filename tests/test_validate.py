@@ -74,10 +74,19 @@ def test_disorder_peak():
 
 
 def test_coating_criteria():
-    bare = frame(core_tm_frac_layered=0.5, void_radius_nm=400.0, grain_count=100, grain_d_mean_nm=200.0)
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0), "x").holds is True
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0), "x").holds is False
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.80, void_radius_nm=50.0), "x").holds is False
+    geo = {"particle_volume_um3": 4.0 / 3.0 * math.pi, "void_offset_nm": 100.0,          # R = 1 µm, void near the centre
+           "core_porosity": 0.25, "shell_porosity": 0.2}
+    bare = frame(core_tm_frac_layered=0.5, void_radius_nm=400.0, grain_count=100, grain_d_mean_nm=200.0, **geo)
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo), "x").holds is True
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0, **geo), "x").holds is False
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.80, void_radius_nm=50.0, **geo), "x").holds is False
+    off_centre = dict(geo, void_offset_nm=700.0)                                           # beyond R/2: not a central void
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0, **off_centre), "x").holds is True
+    porous_core = dict(geo, core_porosity=0.2 + C.CORE_POROSITY_EXCESS_MAX + 0.01)         # an open void shows as a porous core
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **porous_core), "x").holds is False
+    both = C.coated_centre(frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo),
+                           frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo), "x")
+    assert both.holds is True and "not reproduced" in both.note
     assert C.coated_grains_500(bare, frame(grain_count=150, grain_d_mean_nm=150.0), "x").holds is True
     assert C.coated_grains_500(bare, frame(grain_count=100, grain_d_mean_nm=150.0), "x").holds is False
 

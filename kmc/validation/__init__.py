@@ -21,7 +21,7 @@ from kmc.errors import Problem, UserError
 def _parse_sensitivity(items) -> dict[str, Path]:
     out = {}
     for item in items:
-        label, sep, path = item.partition("=")
+        label, sep, path = item.rpartition("=")
         if not sep or not label or not path:
             raise UserError(Problem("--sensitivity", item, "LABEL=DIR, DIR an earlier 'kmc validate --out'"))
         if not (Path(path) / "measurements.json").is_file():
@@ -44,17 +44,19 @@ def _parse_runs(runs: str | None) -> tuple[str, ...]:
 
 def validate(*, quick: bool = False, seed: int = 1, out=None, report="docs/validation.md", img_dir=None, runs=None,
              box: int | None = None, params: str | None = None, threads: int | None = None, report_only: bool = False,
-             sensitivity=(), progress: bool = True, command: str = "kmc validate") -> dict:
+             sensitivity=(), seed_check=None, progress: bool = True, command: str = "kmc validate") -> dict:
     """Run (or reuse) the validation runs, evaluate the criteria, write the report.
 
     Returns {'verdicts', 'measured', 'report', 'out'}. Options as `kmc validate --help`.
     """
     from kmc.validation.evaluate import diagnose, evaluate
     from kmc.validation.plan import Size
-    from kmc.validation.report import sensitivity_rows, write_report
+    from kmc.validation.report import seed_rows, sensitivity_rows, write_report
     from kmc.validation.runner import load_measurements, run_all
 
     names = _parse_runs(runs)
+    if seed_check is not None and not (Path(seed_check) / "measurements.json").is_file():
+        raise UserError(Problem("--seed-check", str(seed_check), "a directory with measurements.json from 'kmc validate --seed N'"))
     size = Size.parse(quick, box)
     sens = _parse_sensitivity(sensitivity)
     report = Path(report)
@@ -77,6 +79,10 @@ def validate(*, quick: bool = False, seed: int = 1, out=None, report="docs/valid
     sens_lines = None
     if sens:
         sens_lines = sensitivity_rows(verdicts, {label: evaluate(load_measurements(d)) for label, d in sens.items()})
+    seed_lines = None
+    if seed_check is not None:
+        other = load_measurements(seed_check)
+        seed_lines = seed_rows(verdicts, evaluate(other), measured["_meta"]["seed"], other["_meta"]["seed"])
     path = write_report(out, report, img_dir, measured, verdicts, command, sensitivity=sens_lines,
-                        diagnostics=diagnose(measured, verdicts))
+                        diagnostics=diagnose(measured, verdicts), seed_check=seed_lines)
     return {"verdicts": verdicts, "measured": measured, "report": path, "out": out}

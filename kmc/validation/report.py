@@ -23,7 +23,7 @@ KEY_NUMBERS = (
     ("li2co3_order", "delay_C", "°C"), ("core_shell_300", "shell_minus_core_layered", "TM fraction"),
     ("healed_500", "diff_500C", "TM fraction"), ("two_step", "void_reduction", "fraction"),
     ("two_step", "nanopore_reduction", "fraction"), ("disorder_peak", "peak_C", "°C"),
-    ("coated_centre_ald25", "core_layered", "TM fraction"), ("predehydrated", "pre_dehydrated", "|shell - core|"),
+    ("coated_centre_ald25", "core_layered", "TM fraction"), ("coated_centre_ald25", "core_porosity_excess", "volume fraction"), ("predehydrated", "pre_dehydrated", "|shell - core|"),
 )
 
 #: Pairs of cross-sections: (file stem, title, [(label, preset, T °C or None for the end)]).
@@ -82,25 +82,36 @@ def _fmt_num(v) -> str:
 
 
 def sensitivity_rows(base: list[Verdict], variants: dict[str, list[Verdict]]) -> list[str]:
-    """Markdown rows: one per key number, base value and each variant's value and verdict change."""
+    """Markdown table: one row per variant (and the base), one column per key number of
+    `KEY_NUMBERS` that some variant evaluated; a verdict that differs from the base is named."""
     by = lambda vs: {v.key: v for v in vs}  # noqa: E731
     b = by(base)
-    head = "| criterion: number | unit | base | " + " | ".join(variants) + " |"
-    lines = [head, "|" + "---|" * (3 + len(variants))]
-    for key, value, unit in KEY_NUMBERS:
-        if key not in b:
-            continue
+    cols = [(k, val, unit) for k, val, unit in KEY_NUMBERS
+            if k in b and any(by(vs).get(k) is not None and by(vs)[k].holds is not None for vs in variants.values())]
+    lines = ["| parameter change | " + " | ".join(f"{k}: {val} ({unit})" for k, val, unit in cols) + " |",
+             "|---|" + "---|" * len(cols),
+             "| none (base) | " + " | ".join(f"{_fmt_num(b[k].values.get(val))} ({b[k].mark})" for k, val, _ in cols) + " |"]
+    for label, vs in variants.items():
         cells = []
-        for vs in variants.values():
-            v = by(vs).get(key)
+        for k, val, _ in cols:
+            v = by(vs).get(k)
             if v is None or v.holds is None:
                 cells.append("–")
                 continue
-            flip = "" if v.holds == b[key].holds else f" ({v.mark})"
-            cells.append(_fmt_num(v.values.get(value)) + flip)
-        if all(c == "–" for c in cells):
-            continue
-        lines.append(f"| {key}: {value} | {unit} | {_fmt_num(b[key].values.get(value))} ({b[key].mark}) | " + " | ".join(cells) + " |")
+            flip = "" if v.holds == b[k].holds else f" (**{v.mark}**)"
+            cells.append(_fmt_num(v.values.get(val)) + flip)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def seed_rows(this: list[Verdict], other: list[Verdict], this_seed: int, other_seed: int) -> list[str]:
+    """Markdown table: each criterion's verdict and simulated numbers for two seeds."""
+    o = {v.key: v for v in other}
+    lines = [f"| criterion | seed {this_seed} | seed {other_seed} | same verdict |", "|---|---|---|---|"]
+    for v in this:
+        w = o.get(v.key)
+        lines.append(f"| {v.key} | {v.mark}: {v.simulation} | {w.mark + ': ' + w.simulation if w else '–'} | "
+                     f"{'yes' if w and w.holds == v.holds else '**no**'} |")
     return lines
 
 
@@ -109,7 +120,8 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, verdicts: list[Verdict],
-                 command: str, sensitivity: list[str] | None = None, diagnostics: list[str] | None = None) -> Path:
+                 command: str, sensitivity: list[str] | None = None, diagnostics: list[str] | None = None,
+                 seed_check: list[str] | None = None) -> Path:
     """Write the markdown report (module docstring); returns its path."""
     meta = measured["_meta"]
     pngs = draw_figures(out, measured, img_dir)
@@ -153,12 +165,15 @@ def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, ve
         L += ["## Figures", ""]
         for stem, path in pngs.items():
             L += [f"![{stem}]({_rel(path, here)})", "", f"*{captions.get(stem, stem)}*", ""]
+    if seed_check:
+        L += ["## Another seed", "", "The same validation with another seed (`--seed-check DIR`): every run rebuilt "
+              "(grains, pores, Li source) and every event drawn anew.", ""] + seed_check + [""]
     if sensitivity:
         L += ["## Sensitivity", "",
-              "Each column reruns the validation with one change to the parameter set (a factor on an entry, or "
+              "Each row reruns the validation with one change to the parameter set (a factor on an entry, or "
               "a new value), at the same size and seed; a cell gives the criterion's key number and, in "
-              "brackets, the verdict where it differs from the base. A dash: the variant did not rerun that "
-              "preset (the variants rerun `ncm622_lioh_direct` only, to stay within the time budget).", ""] + sensitivity + [""]
+              "brackets, the verdict where it differs from the base. Only the criteria that the variants "
+              "evaluated are shown (the variants rerun `ncm622_lioh_direct` only, to stay within the time budget).", ""] + sensitivity + [""]
     L += ["## Regenerate", "", "```bash", "kmc validate --quick            # reduced sizes on the CPU; rewrites this page",
           "kmc validate --quick --seed 2   # the verdicts must not depend on the seed", "```", ""]
     report_path.parent.mkdir(parents=True, exist_ok=True)
