@@ -205,11 +205,37 @@ def _fg_word(p, tm_k, g):
     return ((np.int64(tm_k) * _VOLW[p] + _NEUTRAL_F[p]) << np.int64(32)) | g_tm
 
 
+#: uint8 (256,): the screen code of a voxel of phase p below its dense quanta (+1 when dense):
+#: 0 neutral, 1 PORE, 2 p for the TM phases (2 + 1, 4 + 1, 6 + 1: hydroxide, rock salt, layered).
+_CODE = np.zeros(256, dtype=np.uint8)
+_CODE[int(Phase.PORE)] = 1
+for _ph in TM_PHASES:
+    _CODE[int(_ph)] = 2 * int(_ph)
+if max(int(p) for p in TM_PHASES) > 127:
+    raise ValueError("sintering's screen code needs TM phase codes below 128")
+
+#: uint8 (256 * 256,): 1 if a pair of screen codes (a, b) can move (`_MOVABLE[256 a + b]`): PORE
+#: next to TM, or two TM voxels of one phase not both dense.
+_MOVABLE = np.zeros(256 * 256, dtype=np.uint8)
+for _a in range(256):
+    for _b in range(256):
+        _tm_a, _tm_b = _a >= 2, _b >= 2
+        _MOVABLE[256 * _a + _b] = ((_a == 1 and _tm_b) or (_b == 1 and _tm_a)
+                                   or (_tm_a and _tm_b and _a >> 1 == _b >> 1 and (_a & _b & 1) == 0))
+
+
+@nb.njit(inline="always", cache=True)
+def _code(p, tm_k):
+    """Screen code of a voxel of phase p holding tm_k TM quanta (uint8; `_CODE`)."""
+    return np.uint8(_CODE[p] + np.uint8(_IS_TM[p] != 0 and np.int64(tm_k) >= _DENSE[p]))
+
+
 @nb.njit(parallel=True, cache=True)
-def _build_fg(phase, tm, grain, fg):
-    """fg int64 (n,) <- `_fg_word` of every voxel (flat views)."""
+def _build_fg(phase, tm, grain, fg, code):
+    """fg int64 (n,) <- `_fg_word`, code uint8 (n,) <- `_code` of every voxel (flat views)."""
     for k in nb.prange(phase.size):
         fg[k] = _fg_word(phase[k], tm[k], grain[k])
+        code[k] = _code(phase[k], tm[k])
 
 
 @nb.njit(inline="always", cache=True)
@@ -334,10 +360,10 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
 
 
 @nb.njit(inline="always", cache=True)
-def _attempt(phase, grain, li, tm, disorder, flags, fg, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx, offs,
-             gbW):
+def _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx,
+             offs, gbW):
     """The move of pair (i, j = i + (dz, dy, dx)), i at (z, y, x), that has attempted (r0 < T_attempt),
-    with draws r1 (acceptance) and r2 (transfer direction); fg is updated with the move. Returns 0
+    with draws r1 (acceptance) and r2 (transfer direction); fg and code are updated with the move. Returns 0
     nothing, 1 swap, 2 transfer, 3 transfer that emptied its donor."""
     kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs,
                                         gbW)
@@ -369,6 +395,9 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, i, j, r1, r2, z, y, x, d
         t64 = fg[d]
         fg[d] = fg[r]
         fg[r] = t64
+        t8 = code[d]
+        code[d] = code[r]
+        code[r] = t8
         return 1
     tm_d = np.int64(tm[d])
     tm_r = np.int64(tm[r])
@@ -377,6 +406,7 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, i, j, r1, r2, z, y, x, d
     tm[r] = np.uint8(tot)
     li[r] = np.uint8(np.int64(li[r]) + li_q)
     fg[r] = _fg_word(phase[r], tot, grain[r])
+    code[r] = _code(phase[r], tot)
     tm[d] = np.uint8(tm_d - q)
     li[d] = np.uint8(np.int64(li[d]) - li_q)
     if q == tm_d:
@@ -386,8 +416,10 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, i, j, r1, r2, z, y, x, d
         flags[r] = flags[r] | flags[d]
         flags[d] = 0
         fg[d] = np.int64(0)
+        code[d] = _CODE[_PORE]
         return 3
     fg[d] = _fg_word(phase[d], tm_d - q, grain[d])
+    code[d] = _code(phase[d], tm_d - q)
     return 2
 
 
@@ -416,7 +448,7 @@ _STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
 
 @nb.njit(cache=True, _nrt=False)
 def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch):
+                boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch):
     """Chunk ``ch`` of one colour pass on flat C-order views of (nz, ny, nx) fields (modified in
     place): rows ch n_rows // n_chunks to (ch + 1) n_rows // n_chunks of the pass, n_chunks =
     scratch_x.shape[0], with scratch row ch.
@@ -425,13 +457,13 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     (= 36 substep + pass_) is the Philox pass id. Scratch (nothing is allocated here):
     scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1; the
     rows of the pass are split into n_chunks contiguous chunks, one scratch row each.
-    Per row: (1) the pairs that can move are listed (a branch-free test of phase and tm),
+    Per row: (1) the pairs that can move are listed (a table look-up of the two screen codes),
     (2) their draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`), (3) those
     with r0 < attempt_thr attempt (`_attempt`). The pairs of a pass never write into each other's
     4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
     pair order, and neither the chunking nor the thread count changes the result.
-    fg: int64 (n,) packed neighbour words, kept up to date with the moves; ext: int64 (nz ny, 2)
-    row extents (`_row_extents`). Returns (swaps, transfers, emptied) int64.
+    fg: int64 (n,) packed neighbour words and code: uint8 (n,) screen codes (`_build_fg`), both kept
+    up to date with the moves; ext: int64 (nz ny, 2) row extents (`_row_extents`). Returns (swaps, transfers, emptied) int64.
     Compiled without numba's reference counting (``_nrt=False``: it allocates nothing): the
     atomic count updates numba puts around inlined helpers that take arrays would cost more
     than the energy.
@@ -495,14 +527,8 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
         m = 0
         for x in range(x0, x_hi + 1, sx):
             i = row + x
-            pi = phase[i]
-            pj = phase[i + stride]
-            ti = _IS_TM[pi] != 0
-            tj = _IS_TM[pj] != 0
-            dense = _DENSE[pi]
-            below = (np.int64(tm[i]) < dense) | (np.int64(tm[i + stride]) < dense)
             cand[m] = i
-            m += np.int64(((pi == _PORE) & tj) | ((pj == _PORE) & ti) | ((pi == pj) & ti & below))
+            m += np.int64(_MOVABLE[(np.int64(code[i]) << np.int64(8)) | np.int64(code[i + stride])])
         if m == 0:
             continue
         for k in range(m):
@@ -516,7 +542,7 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
             if c0[k] >= attempt_thr:
                 continue
             i = cand[k]
-            res = _attempt(phase, grain, li, tm, disorder, flags, fg, i, i + stride, np.uint32(c1[k]),
+            res = _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, i + stride, np.uint32(c1[k]),
                            np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
             if res == 1:
                 n_swaps += 1
@@ -529,7 +555,7 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
 
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-               boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
+               boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r):
     """One colour pass, its chunks (`_pass_chunk`) in parallel. pass_ = 12 axis + colour (axis 0,
     1, 2 = z, y, x), 0..35, picks the pairs; key_pass (= 36 substep + pass_) is the Philox pass id;
     scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1 (nothing
@@ -539,7 +565,7 @@ def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
     emptied = 0
     for ch in nb.prange(scratch_x.shape[0]):
         s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step,
-                              attempt_thr, boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch)
+                              attempt_thr, boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch)
         swaps += s
         transfers += t
         emptied += e
@@ -548,7 +574,7 @@ def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
 
 @nb.njit(cache=True)
 def _pair_pass_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                      boltz, offs, gbW, fg, ext, scratch_x, scratch_r):
+                      boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r):
     """`_pair_pass` on one thread, chunk after chunk (same bits: the pairs of a pass are
     independent); small lattices avoid the thread start-up cost."""
     swaps = 0
@@ -556,7 +582,7 @@ def _pair_pass_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, 
     emptied = 0
     for ch in range(scratch_x.shape[0]):
         s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step,
-                              attempt_thr, boltz, offs, gbW, fg, ext, scratch_x, scratch_r, ch)
+                              attempt_thr, boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch)
         swaps += s
         transfers += t
         emptied += e
@@ -669,11 +695,12 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     ext = np.empty((nz * ny, 2), dtype=np.int64)
     _row_extents(flat[0], nz, ny, nx, ext)
     fg = np.empty(lattice.phase.size, dtype=np.int64)
-    _build_fg(flat[0], flat[3], flat[1], fg)
+    code = np.empty(lattice.phase.size, dtype=np.uint8)
+    _build_fg(flat[0], flat[3], flat[1], fg, code)
     for sub in range(n_sub):
         for p in pass_order(step, sub):
             s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb,
-                               fg, ext, scratch_x, scratch_r)
+                               fg, code, ext, scratch_x, scratch_r)
             out["sinter_swaps"] += int(s)
             out["sinter_transfers"] += int(t)
             out["sinter_emptied"] += int(e)
