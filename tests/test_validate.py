@@ -141,3 +141,14 @@ def test_validate_end_to_end_on_a_tiny_lattice(tmp_path, capsys):
     first = capsys.readouterr().out
     assert main(args) == 0                        # finished runs are reused: same verdicts
     assert capsys.readouterr().out.splitlines()[:-1] == first.splitlines()[:-1]
+
+
+def test_seed_and_sensitivity_tables_name_what_differs():
+    from kmc.validation.report import seed_rows, sensitivity_rows
+
+    a = [C.lioh_order(200, 220), C.core_shell_300(frame())]
+    b = [C.lioh_order(200, 220), C.core_shell_300(frame(shell_minus_core_tm_frac_layered=0.1))]
+    text = "\n".join(seed_rows(a, b, 1, 2))
+    assert "disagree on core_shell_300" in text and "lioh_order" not in text.split("disagree")[1]
+    table = "\n".join(sensitivity_rows(a, {"x2": b}))
+    assert "| x2 |" in table and "**does not hold**" in table

@@ -103,8 +103,8 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                        f"with {_li_in_source(f):.0%} of the Li still in the source, which no longer touches the particle.")
         de, te = _end(measured, lioh), _end(measured, "ncm622_lioh_two_step")
         if de is not None and te is not None:
-            on_way += (f" The open porosity of the centre tells the same: core / shell porosity {de['core_porosity']:.2f} / "
-                       f"{de['shell_porosity']:.2f} (direct) and {te['core_porosity']:.2f} / {te['shell_porosity']:.2f} (two-step).")
+            on_way += (f" Core / shell porosity at the end, open pores included: {de['core_porosity']:.2f} / "
+                       f"{de['shell_porosity']:.2f} (direct), {te['core_porosity']:.2f} / {te['shell_porosity']:.2f} (two-step).")
         lines.append(f"- **Two-step vs direct.** After the programs: internal void {v.values.get('void_direct_um3', float('nan')):.4f} µm³ "
                      f"(direct) vs {v.values.get('void_two_step_um3', float('nan')):.4f} µm³ (two-step); nanopores "
                      f"{v.values.get('nanopores_direct', float('nan')):.0f} vs {v.values.get('nanopores_two_step', float('nan')):.0f}. "
@@ -127,7 +127,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                          f"{be['core_tm_frac_layered']:.1%}); core / shell porosity at the end {ce['core_porosity']:.2f} / "
                          f"{ce['shell_porosity']:.2f} (bare {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}): both have a "
                          "porous centre, open to the outside and partly wetted by the Li melt (the cross-sections), so the "
-                         "closed-pore void measure reads near zero for both; grains at 500 °C {c500['grain_count']:.0f} (bare "
+                         f"closed-pore void measure reads near zero for both; grains at 500 °C {c500['grain_count']:.0f} (bare "
                          f"{b500['grain_count']:.0f}), mean {c500['grain_d_mean_nm']:.0f} nm (bare {b500['grain_d_mean_nm']:.0f} nm). "
                          "At 500 °C no layered grain has nucleated yet (the bare and coated grain counts are those of "
                          "the precursor; recrystallisation runs between 500 and 650 °C in this parameter set), so the Li-W-O pinning, which acts on grain growth and merging, has had "
@@ -138,7 +138,9 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         v = next(v for v in verdicts if v.key == "predehydrated")
         lines.append(f"- **Pre-dehydrated surface.** Largest |shell - core layered| up to 600 °C: "
                      f"{v.values.get('pre_dehydrated', float('nan')):.2f} vs {v.values.get('bare', float('nan')):.2f} (bare). "
-                     "The difference is below the seed-to-seed scatter. In the model a rock-salt surface can only "
+                     + ("The pre-dehydrated particle is the less heterogeneous one. " if v.values.get("pre_dehydrated", 0) < v.values.get("bare", 0)
+                        else f"The difference is below the {C.PREDEHYDRATED_MIN_EXCESS} margin. ") +
+                     "In the model a rock-salt surface can only "
                      "lithiate by the slower rock-salt route and sintering does not depend on the phase, so no event "
                      "lets a pre-dehydrated surface form a dense shell faster.")
     return lines
