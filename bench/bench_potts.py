@@ -98,7 +98,7 @@ def main(argv=None) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# kmc grain_growth Potts sweep (kT = {KT} J); {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} logical CPUs, numba {numba.__version__}, threading layer "
-          f"{numba.config.THREADING_LAYER}; load average at start {load:.2f}")
+          f"{numba.threading_layer()}; load average at start {load:.2f}")
     print(f"# state: {bytes_per_voxel()} bytes/voxel (lattice fields; the kernel reads grain int32, "
           f"phase uint8, flags uint8 and allocates nothing per site)")
     print(f"{'lattice':>8} {'mean V':>7} {'R_eq':>5} {'bnd frac':>8} {'threads':>7} "

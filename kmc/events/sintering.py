@@ -72,8 +72,9 @@ Not implemented: SPPARKS' vacancy annihilation at grain boundaries (a non-local 
 toward the surface); see docs/sintering.md for why and what it would change.
 
 Implementation (`_pass_chunk`; docs/sintering.md, "How the pass is made fast"): rows screened
-before any draw, lane-parallel Philox, row extents of the non-neutral voxels, and the energy from
-per-voxel packed words F << 32 | grain (int64 scratch, 8 bytes per voxel while the event runs),
+before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
+non-neutral voxels, and the energy from per-voxel packed words F << 32 | grain (scratch: 9 bytes
+per voxel while the event runs),
 all giving the draws and moves of the plain rule (tested against a per-pair reference).
 CUDA: kernels/sintering.cu, the same rule (tests/test_kernels_sintering.py).
 
