@@ -52,3 +52,38 @@ def run_kmc(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "kmc", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def make_backend(name: str):
+    """A fresh backend by name, or skip: 'cpu' (numba, 2 threads), 'emulated' (the CUDA
+    kernels built by g++, needs g++), 'cuda' (needs CuPy and a device)."""
+    from kmc.backends import CpuBackend
+
+    if name == "cpu":
+        return CpuBackend(threads=2)
+    if name == "emulated":
+        from kmc.backends.emulated import EmulatedBackend, compiler
+
+        if compiler() is None:
+            pytest.skip("g++ is not installed: the kernel emulation cannot be built")
+        return EmulatedBackend()
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device is visible")
+    except (ImportError, RuntimeError) as exc:  # no CuPy, or CUDARuntimeError without a driver
+        pytest.skip(f"CuPy or a CUDA device is not available: {exc}")
+    from kmc.backends.cuda import CudaBackend
+
+    return CudaBackend()
+
+
+@pytest.fixture(params=["cpu", "emulated", pytest.param("cuda", marks=pytest.mark.gpu)])
+def backend(request):
+    """Every backend present here (ARCHITECTURE.md convention 9); the others skip."""
+    import numba
+
+    threads = numba.get_num_threads()
+    yield make_backend(request.param)
+    numba.set_num_threads(threads)

@@ -29,6 +29,8 @@ class CpuBackend:
 
     def apply(self, event, lattice: Lattice, seed: int, step: int, thresholds: np.ndarray) -> dict[str, int]:
         """Run one event's passes for step ``step``; returns the event's counters (quanta)."""
+        if self.threads is not None:  # numba's thread count is per process: keep this backend's
+            numba.set_num_threads(self.threads)
         return event.cpu_pass(lattice, seed, step, thresholds)
 
     def attach(self, lattice: Lattice) -> None:
