@@ -48,8 +48,8 @@ class ObservationTables:
         phase = lattice.phase.reshape(-1)
         layered = phase == int(Phase.LAYERED)
         grain = lattice.grain.reshape(-1)
-        return cls(_sum_by(phase, lattice.tm.reshape(-1)), _sum_by(phase, lattice.li.reshape(-1)),
-                   _sum_by(lattice.disorder.reshape(-1)[layered], lattice.tm.reshape(-1)[layered]),
+        return cls(sum_by_code(phase, lattice.tm.reshape(-1)), sum_by_code(phase, lattice.li.reshape(-1)),
+                   sum_by_code(lattice.disorder.reshape(-1)[layered], lattice.tm.reshape(-1)[layered]),
                    grain_voxel_counts(grain))
 
     def __eq__(self, other) -> bool:
@@ -58,7 +58,7 @@ class ObservationTables:
             for k in ("tm_by_phase", "li_by_phase", "layered_tm_by_disorder", "grain_voxels"))
 
 
-def _sum_by(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+def sum_by_code(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     """int64 (256,): sums of ``values`` per uint8 code (float64 accumulation: exact below 2^53)."""
     return np.bincount(codes, weights=values, minlength=N_CODES).astype(np.int64)
 

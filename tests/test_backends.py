@@ -141,6 +141,22 @@ def test_resident_backend_keeps_the_state_until_sync():
     assert (other.phase == 2).all()
 
 
+def assert_same_runs(reference, other) -> None:
+    """Two (Simulation, RunStore) pairs: every frame, counter, clock and observable column,
+    and the final lattice, equal bit for bit."""
+    (ref_sim, ref_store), (other_sim, other_store) = reference, other
+    assert ref_store.n_frames == other_store.n_frames >= 4
+    for i in range(ref_store.n_frames):
+        a, b = ref_store.frame(i), other_store.frame(i)
+        assert lattice_digest(a.lattice) == lattice_digest(b.lattice), f"frame {i} differs"
+        assert a.counters == b.counters and a.clock == b.clock
+    obs_ref, obs_other = ref_store.observables(), other_store.observables()
+    assert obs_ref.keys() == obs_other.keys()
+    for key, col in obs_ref.items():
+        assert np.array_equal(col, obs_other[key], equal_nan=True), key
+    assert lattice_digest(ref_sim.lattice) == lattice_digest(other_sim.lattice)
+
+
 def test_the_simulation_is_the_same_on_every_backend(backend, tmp_path):
     """A hot full-physics program (150 to 900 °C) through `Simulation` gives every frame, every
     observable and the final lattice bit for bit as the 1-thread CPU reference; on a device
@@ -151,17 +167,8 @@ def test_the_simulation_is_the_same_on_every_backend(backend, tmp_path):
         lattice, report = build(cfg)
         sim = _with_kernels_only(Simulation(cfg, lattice, build_report=report.to_dict(), backend=chosen))
         stores[name] = (sim, sim.run(tmp_path / name))
-    (cpu, cpu_store), (other, other_store) = stores["reference"], stores[backend.name]
-    assert other.backend is backend
-    assert cpu_store.n_frames == other_store.n_frames >= 4
-    for i in range(cpu_store.n_frames):
-        a, b = cpu_store.frame(i), other_store.frame(i)
-        assert lattice_digest(a.lattice) == lattice_digest(b.lattice), f"frame {i} differs"
-        assert a.counters == b.counters and a.clock == b.clock
-    obs_cpu, obs_other = cpu_store.observables(), other_store.observables()
-    assert obs_cpu.keys() == obs_other.keys()
-    for key, col in obs_cpu.items():
-        assert np.array_equal(col, obs_other[key], equal_nan=True), key
-    assert lattice_digest(cpu.lattice) == lattice_digest(other.lattice)
+    assert stores[backend.name][0].backend is backend
+    assert_same_runs(stores["reference"], stores[backend.name])
+    cpu = stores["reference"][0]
     fired = {k for k, v in cpu.counters.items() if v > 0}
     assert {"h2o_q", "li_handed_lioh", "rx_nuclei", "rx_grown", "gg_flips"} <= fired, cpu.counters

@@ -19,10 +19,10 @@ from kmc.backends.resident import PhaseSums
 from kmc.observe import ObservationTables
 from kmc.config import parse_config
 from kmc.errors import UserError
-from kmc.simulation import Simulation, lattice_digest
+from kmc.simulation import Simulation
 from kmc.state import Lattice
 
-from test_backends import HOT
+from test_backends import HOT, assert_same_runs
 from test_kernels import SHAPES, event_id, lattice_for, make_events, thresholds_for
 from test_kernels_sintering import EVENTS as SINTERING_EVENTS
 from test_kernels_sintering import sintering_lattice
@@ -119,20 +119,6 @@ def test_reductions_on_device_equal_numpy(device):
     device.release()
 
 
-def _assert_same_runs(cpu, gpu) -> None:
-    (cpu_sim, cpu_store), (gpu_sim, gpu_store) = cpu, gpu
-    assert cpu_store.n_frames == gpu_store.n_frames >= 4
-    for i in range(cpu_store.n_frames):
-        a, b = cpu_store.frame(i), gpu_store.frame(i)
-        assert lattice_digest(a.lattice) == lattice_digest(b.lattice), f"frame {i} differs"
-        assert a.counters == b.counters and a.clock == b.clock
-    obs_cpu, obs_gpu = cpu_store.observables(), gpu_store.observables()
-    assert obs_cpu.keys() == obs_gpu.keys()
-    for key, col in obs_cpu.items():
-        assert np.array_equal(col, obs_gpu[key], equal_nan=True), key
-    assert lattice_digest(cpu_sim.lattice) == lattice_digest(gpu_sim.lattice)
-
-
 def test_full_physics_simulation_on_cuda_equals_the_cpu_run(device, tmp_path):
     missing = missing_kernels()
     if missing:
@@ -142,7 +128,7 @@ def test_full_physics_simulation_on_cuda_equals_the_cpu_run(device, tmp_path):
     cpu = Simulation.from_config(cpu_cfg, threads=1)
     gpu = Simulation.from_config(gpu_cfg)
     assert gpu.backend.name == "cuda"
-    _assert_same_runs((cpu, cpu.run(tmp_path / "cpu")), (gpu, gpu.run(tmp_path / "gpu")))
+    assert_same_runs((cpu, cpu.run(tmp_path / "cpu")), (gpu, gpu.run(tmp_path / "gpu")))
 
 
 def test_auto_picks_cuda_exactly_when_every_event_has_a_kernel(device):

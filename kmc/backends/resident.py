@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kmc.observe import ObservationTables
+from kmc.observe import ObservationTables, sum_by_code
 from kmc.state import Lattice
 
 #: Entries of the per-phase tables: one per uint8 phase code.
@@ -53,16 +53,11 @@ class PhaseSums:
         """The reference: numpy bincounts of a host lattice (exact int64)."""
         phase = lattice.phase.reshape(-1)
         return cls(np.bincount(phase, minlength=N_PHASE_CODES).astype(np.int64),
-                   _int_bincount(phase, lattice.tm.reshape(-1)), _int_bincount(phase, lattice.li.reshape(-1)))
+                   sum_by_code(phase, lattice.tm.reshape(-1)), sum_by_code(phase, lattice.li.reshape(-1)))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, PhaseSums) and all(
             np.array_equal(getattr(self, k), getattr(other, k)) for k in ("count", "tm", "li"))
-
-
-def _int_bincount(phase: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """int64 (256,) sums of ``values`` per phase code (float64 accumulation: exact below 2^53)."""
-    return np.bincount(phase, weights=values, minlength=N_PHASE_CODES).astype(np.int64)
 
 
 class ResidentBackend(ABC):
