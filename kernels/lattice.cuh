@@ -49,6 +49,15 @@ __device__ __forceinline__ bool kmc_is_tm(uint8_t ph) {
     return ph == KMC_HYDROXIDE || ph == KMC_ROCK_SALT || ph == KMC_LAYERED;
 }
 
+// A Li-source voxel whose Li is used up becomes a pore (kmc.events.li_source.
+// used_up_source_becomes_pore): the release of li_source and the solid-source hops of li_hop.
+__device__ __forceinline__ void kmc_used_up_source_becomes_pore(uint8_t* __restrict__ phase,
+                                                                const uint8_t* __restrict__ li, uint64_t s) {
+    if (li[s] == 0) {
+        phase[s] = KMC_PORE;
+    }
+}
+
 // Adds a thread's counter to the global one (skipped when zero: fewer atomics).
 __device__ __forceinline__ void kmc_add_counter(kmc_counter_t* counter, kmc_counter_t value) {
     if (value != 0ull) {

@@ -5,20 +5,23 @@
 // scratch array env), then kmc_li_hop_pairs for the 6 passes, pass id = 2 axis + parity
 // (axis 0 z, 1 y, 2 x): pairs (i, i + e_axis) with the lower voxel's coordinate c % 2 == parity
 // along the axis. Pairs of a pass are disjoint; a pass reads phase, grain, tm, env and writes
-// li of its pair only. Host tables (kmc.events.li_hop.HopTables): kind uint8 (256,), bulk
-// int32 (256,), pthr uint64 (6,) per-medium thresholds, cdf uint64 (6, 32640) binomial
-// inverse-CDF rows, cap_base / cap_per_tm int32 (256,).
+// li of its pair only, and phase (-> PORE) of a solid-source voxel of its pair that a SOURCE
+// hop empties. Host tables (kmc.events.li_hop.HopTables): kind uint8 (256,), bulk int32 (256,),
+// pthr uint64 (7,) per-medium thresholds, cdf uint64 (7, 32640) binomial inverse-CDF rows,
+// cap_base / cap_per_tm int32 (256,).
 #include "lattice.cuh"
 #include "philox.cuh"
 
 #define KMC_KIND_IMMOBILE 0
 #define KMC_KIND_TM 1
 #define KMC_KIND_MELT 2
+#define KMC_KIND_SOURCE 3
 #define KMC_ENV_EXPOSED 1
 #define KMC_ENV_BOUNDARY 2
 #define KMC_MEDIUM_MELT 3
 #define KMC_MEDIUM_GRAIN_BOUNDARY 4
 #define KMC_MEDIUM_SURFACE 5
+#define KMC_MEDIUM_SOURCE 6
 #define KMC_CDF_ENTRIES 32640  // 255 * 256 / 2
 #define KMC_MAX_LI 255
 
@@ -86,7 +89,7 @@ __device__ __forceinline__ int64_t kmc_binomial(int64_t n, uint64_t u, const uin
     return k;
 }
 
-extern "C" __global__ void kmc_li_hop_pairs(const uint8_t* __restrict__ phase, const int32_t* __restrict__ grain,
+extern "C" __global__ void kmc_li_hop_pairs(uint8_t* __restrict__ phase, const int32_t* __restrict__ grain,
                                             uint8_t* __restrict__ li, const uint8_t* __restrict__ tm,
                                             const uint8_t* __restrict__ env, uint64_t nz, uint64_t ny, uint64_t nx,
                                             uint32_t axis, uint32_t parity, uint64_t seed, uint64_t step,
@@ -124,7 +127,10 @@ extern "C" __global__ void kmc_li_hop_pairs(const uint8_t* __restrict__ phase, c
         const uint8_t kj = kind[pj];
         if (ki == KMC_KIND_IMMOBILE || kj == KMC_KIND_IMMOBILE) continue;
         int32_t med;
-        if (ki == KMC_KIND_MELT && kj == KMC_KIND_MELT) {
+        if (ki == KMC_KIND_SOURCE || kj == KMC_KIND_SOURCE) {
+            if (ki != kj) continue;  // solid source - TM: li_source's release; solid source - melt: no hop
+            med = KMC_MEDIUM_SOURCE;
+        } else if (ki == KMC_KIND_MELT && kj == KMC_KIND_MELT) {
             med = KMC_MEDIUM_MELT;
         } else if (ki == KMC_KIND_MELT || kj == KMC_KIND_MELT) {
             med = KMC_MEDIUM_SURFACE;
@@ -156,6 +162,10 @@ extern "C" __global__ void kmc_li_hop_pairs(const uint8_t* __restrict__ phase, c
             li[i] = (uint8_t)ni2;
             li[j] = (uint8_t)nj2;
             moved += (kmc_counter_t)(net < 0 ? -net : net);
+            if (med == KMC_MEDIUM_SOURCE) {
+                kmc_used_up_source_becomes_pore(phase, li, i);
+                kmc_used_up_source_becomes_pore(phase, li, j);
+            }
         } else {
             refused_here += 1;
         }

@@ -83,9 +83,7 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
         }
         li[s] = (uint8_t)(li[s] - (uint8_t)n);
         li[t] = (uint8_t)(li[t] + (uint8_t)n);
-        if (li[s] == 0) {
-            phase[s] = KMC_PORE;
-        }
+        kmc_used_up_source_becomes_pore(phase, li, s);
         if (ps == KMC_LI2CO3) {
             *from_li2co3 += (kmc_counter_t)n;
         } else {

@@ -155,7 +155,7 @@ def make_events():
         Ordering(1e9, 150.0, 0.04, 0.5),
         LiSource((1.2e10, 90.0), 462.0, (1.78e12, 120.0), (9.2e5, 60.0), (9.2e10, 200.0), (1.8e4, 60.0),
                  CAP_BASE, CAP_PER_TM),
-        LiHop((1e-12,) * 6, (100.0,) * 6, voxel_nm=50.0, capacity_excess_q=8),
+        LiHop((1e-12,) * 7, (100.0,) * 7, voxel_nm=50.0, capacity_excess_q=8),
         Nucleation(N_PREC, 1e3, 100.0, 1e5, 100.0),
         Nucleation(N_PREC, 1e3, 100.0, 1e5, 100.0, mode="site_saturated", nucleus_density=0.2, saturation_step=1),
         GrainGrowth(1e4, 100.0, 1.0, n_precursor_grains=3),
@@ -191,8 +191,8 @@ def thresholds_for(ev, step: int) -> np.ndarray:
         return np.array([half, step % 2, rng.integers(0, TWO32), 3, rng.integers(0, TWO32), 40, half,
                          (0, 255)[step % 2], rng.integers(0, TWO32)], dtype=np.uint64)
     if ev.NAME == "li_hop":  # per-medium thresholds <= 2^31; ties, frozen media, all frozen
-        cases = (rng.integers(0, 2**31 + 1, 6), [2**28, 2**28, 0, 2**31, 2**28, 2**28],
-                 [2**30, 2**29, 2**27, 2**31, 0, 2**30], [0] * 6, rng.integers(0, 2**26, 6), [2**31] * 6)
+        cases = (rng.integers(0, 2**31 + 1, 7), [2**28, 2**28, 0, 2**31, 2**28, 2**28, 2**28],
+                 [2**30, 2**29, 2**27, 2**31, 0, 2**30, 2**31], [0] * 7, rng.integers(0, 2**26, 7), [2**31] * 7)
         return np.array(cases[step % 6], dtype=np.uint64)
     if ev.NAME == "nucleation":  # [T_nuc, T_frac, n_full]: nucleation, fractional and full ticks, early exit
         cases = ([rng.integers(0, 2**26), rng.integers(0, TWO32), 0], ev.thresholds(600.0, 10.0), [2**27, half, 1],

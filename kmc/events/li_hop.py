@@ -6,8 +6,12 @@ exactly: a pass only ever moves quanta between the two voxels of a pair.
 Mobility. Every phase code has a *kind* (`kind_table`):
   - TM solid (HYDROXIDE, ROCK_SALT, LAYERED): Li moves in and out;
   - melt (LIOH_MELT): Li moves in and out, fast;
-  - immobile (PORE, LIOH_H2O, LIOH, LI2CO3, any code not listed): no Li moves in or out. A solid
-    source keeps its quanta until the Li-source event releases them; gas holds no Li.
+  - solid source (LIOH): Li moves only to and from another solid LiOH voxel (Medium.SOURCE), so
+    the bulk of a solid LiOH deposit keeps feeding the voxels that touch the precursor; the
+    hand-over to the precursor is the Li-source event's release (not a hop: no double count);
+  - immobile (PORE, LIOH_H2O, LI2CO3, any code not listed): no Li moves in or out. The hydrate
+    and the carbonate keep their quanta until the Li-source event releases them (zero
+    diffusivity: no data; Li2CO3's Li becomes available late, MODEL.md finding 4); gas holds no Li.
 
 Media (`Medium`; the hop of a pair (i, j) goes through exactly one). Per voxel, two flags are
 computed once per step from phase and grain (which this event never changes):
@@ -21,7 +25,9 @@ The pair's medium is a symmetric function of (i, j):
       * GRAIN_BOUNDARY: open if grain_i != grain_j, or if both voxels are BOUNDARY voxels
         (so Li runs *along* a boundary through the two voxel layers that face it, and across it);
       * SURFACE: open if both voxels are EXPOSED;
-  - anything else (a pore or a solid source in the pair): no hop.
+  - both solid LiOH -> SOURCE; solid LiOH with anything else (TM solid: the release of
+    li_source; melt: the two do not coexist, melting is one temperature for all voxels) -> no hop;
+  - anything else (a pore or an immobile source in the pair): no hop.
 "Slower/faster" compares the per-medium integer thresholds of the step (ties: lowest medium
 index), so both backends choose identically. Because the medium is symmetric in (i, j), the
 per-quantum rate i->j equals j->i: tracer diffusion obeys detailed balance.
@@ -52,12 +58,17 @@ ones and equilibrate over the length that matters (docs/li_transport.md, converg
 
 Capacity (`capacity_tables`, quanta): TM solid: min(255, tm + capacity_excess); melt: the Li
 quanta of a voxel of dense solid LiOH (91), so a LiOH voxel that melts is within capacity;
-immobile phases: 0 (never a hop target). A refused exchange keeps the chain reversible (a
+solid LiOH: the same 91 quanta of a dense LiOH voxel (its fill derives from its li, so a full
+voxel is dense LiOH); immobile phases: 0 (never a hop target). A solid LiOH voxel that a
+SOURCE hop empties becomes PORE, by the rule of the Li-source release
+(`kmc.events.li_source.used_up_source_becomes_pore`). A refused exchange keeps the chain reversible (a
 Metropolis rejection of the move), and a voxel already above capacity (another event put Li
 there) may only lose Li, so no hop ever creates an overfull voxel.
 
 Reach: a pair, reading phase/grain of both voxels and their 6-neighbours (flags), writing li
-of both voxels. Fields phase, grain, tm, disorder, flags are never written.
+of both voxels, and phase (-> PORE) of a solid-source voxel of the pair that a hop empties.
+Fields grain, tm, disorder, flags are never written. The flags are those of the start of the
+step: a TM voxel next to a source voxel that empties in this step is EXPOSED from the next one.
 """
 
 from __future__ import annotations
@@ -72,11 +83,12 @@ import numpy as np
 
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
-from kmc.state import Phase, dense_quanta_per_voxel
+from kmc.events.li_source import used_up_source_becomes_pore
+from kmc.state import Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
 
 NAME = "li_hop"
 STREAM = Stream.LI_HOP
-REACH = "pair"  # pair (i, i + e_axis); reads 6-neighbours of both (flags), writes li of both
+REACH = "pair"  # pair (i, i + e_axis); reads 6-neighbours of both (flags), writes li of both (+ phase of an emptied source)
 N_PASSES = 6    # pass id = 2 * axis + parity
 
 
@@ -89,6 +101,7 @@ class Medium(IntEnum):
     MELT = 3
     GRAIN_BOUNDARY = 4
     SURFACE = 5
+    SOURCE = 6          #: solid LiOH - solid LiOH (Li/H interdiffusion in the crystalline source)
 
 
 MEDIA = tuple(m.name.lower() for m in Medium)
@@ -107,6 +120,7 @@ PARAMETERS = {
 KIND_IMMOBILE = 0
 KIND_TM = 1
 KIND_MELT = 2
+KIND_SOURCE = 3     # solid LiOH: Li hops only to another solid LiOH voxel (Medium.SOURCE)
 # per-voxel environment flags (scratch, recomputed every step)
 ENV_EXPOSED = 1
 ENV_BOUNDARY = 2
@@ -118,15 +132,17 @@ TWO32 = 4294967296.0
 
 _PORE = np.uint8(Phase.PORE)
 _MELT = np.uint8(Phase.LIOH_MELT)
+_SOURCE_MEDIUM = int(Medium.SOURCE)
 
 
 # -- host-side tables ------------------------------------------------------------------------
 def kind_table() -> np.ndarray:
-    """uint8 (256,): kind of each phase code (0 immobile, 1 TM solid, 2 melt)."""
+    """uint8 (256,): kind of each phase code (0 immobile, 1 TM solid, 2 melt, 3 solid LiOH source)."""
     t = np.zeros(256, dtype=np.uint8)
     for ph in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED):
         t[int(ph)] = KIND_TM
     t[int(Phase.LIOH_MELT)] = KIND_MELT
+    t[int(Phase.LIOH)] = KIND_SOURCE
     return t
 
 
@@ -136,12 +152,18 @@ def bulk_medium_table() -> np.ndarray:
     t[int(Phase.ROCK_SALT)] = int(Medium.ROCK_SALT)
     t[int(Phase.HYDROXIDE)] = int(Medium.HYDROXIDE)
     t[int(Phase.LIOH_MELT)] = int(Medium.MELT)
+    t[int(Phase.LIOH)] = int(Medium.SOURCE)
     return t
 
 
 def melt_capacity_q() -> int:
     """Li quanta a melt voxel may hold: those of a voxel of dense solid LiOH (and of dense melt)."""
     return max(dense_quanta_per_voxel(Phase.LIOH), dense_quanta_per_voxel(Phase.LIOH_MELT))
+
+
+def source_capacity_q() -> int:
+    """Li quanta a solid LiOH voxel may hold: those of a voxel of dense LiOH (`dense_li_quanta_per_voxel('LiOH')`)."""
+    return dense_li_quanta_per_voxel("LiOH")
 
 
 def capacity_tables(capacity_excess_q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +174,7 @@ def capacity_tables(capacity_excess_q: int) -> tuple[np.ndarray, np.ndarray]:
         base[int(ph)] = int(capacity_excess_q)
         per_tm[int(ph)] = 1
     base[int(Phase.LIOH_MELT)] = melt_capacity_q()
+    base[int(Phase.LIOH)] = source_capacity_q()
     return base, per_tm
 
 
@@ -203,9 +226,9 @@ def _fill_binomial_cdf(p, out):
 class HopTables:
     """Everything a backend needs for the 6 passes of one step (built on the host, read-only).
 
-    probability: float64 (6,), per-medium hop probability p per pass (after the cap);
-    threshold:   uint64 (6,), round(p * 2^32); 0 means the medium is frozen this step;
-    cdf:         uint64 (6, CDF_ENTRIES), `binomial_cdf_table` of each medium's threshold;
+    probability: float64 (7,), per-medium hop probability p per pass (after the cap);
+    threshold:   uint64 (7,), round(p * 2^32); 0 means the medium is frozen this step;
+    cdf:         uint64 (7, CDF_ENTRIES), `binomial_cdf_table` of each medium's threshold;
     kind:        uint8 (256,), `kind_table`; bulk: int32 (256,), `bulk_medium_table`;
     cap_base, cap_per_tm: int32 (256,), `capacity_tables`.
     """
@@ -223,7 +246,7 @@ class HopTables:
 
 
 def tables_from_thresholds(thresholds, capacity_excess_q: int) -> HopTables:
-    """`HopTables` for per-medium thresholds (uint64 (6,), each <= 2^31) and a capacity excess."""
+    """`HopTables` for per-medium thresholds (uint64 (7,), each <= 2^31) and a capacity excess."""
     thr = np.asarray(thresholds, dtype=np.uint64)
     if thr.shape != (N_MEDIA,):
         raise ValueError(f"li_hop thresholds: expected uint64 ({N_MEDIA},), got shape {thr.shape}")
@@ -330,7 +353,9 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``.
 
     phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
-    li is modified in place. Returns (quanta moved, exchanges refused), int64.
+    li is modified in place; a solid-source voxel that a SOURCE hop empties becomes PORE
+    (phase written, only for the two voxels of the pair). Returns (quanta moved, exchanges
+    refused), int64.
     """
     pass_id = 2 * axis + parity
     z0, zs, zn = 0, 1, nz
@@ -365,7 +390,11 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                 kj = kind[pj]
                 if ki == KIND_IMMOBILE or kj == KIND_IMMOBILE:
                     continue
-                if ki == KIND_MELT and kj == KIND_MELT:
+                if ki == KIND_SOURCE or kj == KIND_SOURCE:
+                    if ki != kj:
+                        continue  # solid source - TM: li_source's release; solid source - melt: no hop
+                    m = _SOURCE_MEDIUM
+                elif ki == KIND_MELT and kj == KIND_MELT:
                     m = 3  # Medium.MELT
                 elif ki == KIND_MELT or kj == KIND_MELT:
                     m = 5  # Medium.SURFACE
@@ -392,6 +421,9 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                     li[i] = np.uint8(ni2)
                     li[j] = np.uint8(nj2)
                     moved += abs(net)
+                    if m == _SOURCE_MEDIUM:
+                        used_up_source_becomes_pore(phase, li, i)
+                        used_up_source_becomes_pore(phase, li, j)
                 else:
                     refused += 1
     return moved, refused
@@ -440,10 +472,10 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
 class LiHop:
     """Li hops between 6-neighbour voxels; rates per medium, capped per-pass probability.
 
-    diffusivity_prefactor_m2_per_s: 6 floats in `Medium` order, D0 of the *lattice* diffusivity
+    diffusivity_prefactor_m2_per_s: 7 floats in `Medium` order, D0 of the *lattice* diffusivity
         (for GRAIN_BOUNDARY and SURFACE already scaled by width / slab thickness, see
         `from_params`), m^2/s.
-    activation_energy_kJ_per_mol: 6 floats in `Medium` order.
+    activation_energy_kJ_per_mol: 7 floats in `Medium` order.
     voxel_nm: voxel edge h, nm.
     capacity_excess_q: Li quanta a TM voxel may hold above its tm quanta.
     max_hop_probability: cap on p per pass, in (0, 0.5].
@@ -518,7 +550,7 @@ class LiHop:
         return hop_rate_from_diffusivity(self.diffusivity_m2_per_s(medium, T_C), self.voxel_nm)
 
     def hop_probabilities(self, T_C: float, dt_s: float) -> np.ndarray:
-        """float64 (6,): per-pass probability p_m = min(w dt / (1 + w dt), cap) per medium."""
+        """float64 (7,): per-pass probability p_m = min(w dt / (1 + w dt), cap) per medium."""
         return np.array([min(hop_probability(self.hop_rate_per_s(m, T_C), dt_s), self.max_hop_probability)
                          for m in Medium])
 
@@ -575,7 +607,7 @@ class LiHop:
 
     # the rule ---------------------------------------------------------------------------
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
-        """uint64 (6,): per-medium per-pass thresholds round(p_m 2^32) for a step dt at T.
+        """uint64 (7,): per-medium per-pass thresholds round(p_m 2^32) for a step dt at T.
 
         They are the whole input of a step: the binomial tables follow from them on the host
         (`tables_from_thresholds`), identically for every backend.
@@ -591,7 +623,7 @@ class LiHop:
         return capacity(lattice.phase, lattice.tm, self.capacity_excess_q)
 
     def cpu_pass(self, lattice, seed: int, step: int, thresholds) -> dict[str, int]:
-        """All 6 passes of step ``step``; ``thresholds``: `thresholds(T, dt)` (uint64 (6,)) or `step_tables`.
+        """All 6 passes of step ``step``; ``thresholds``: `thresholds(T, dt)` (uint64 (7,)) or `step_tables`.
 
         Returns {} (no gas counters); `hop_step` also returns the moved/refused statistics.
         """

@@ -95,6 +95,14 @@ def _is_tm(ph):
 
 
 @nb.njit(inline="always")
+def used_up_source_becomes_pore(phase, li, s):
+    """A Li-source voxel whose Li is used up becomes a pore: rule 3 (release), and the solid-source
+    hops of `kmc.events.li_hop` (Medium.SOURCE), which drain a LiOH voxel the same way."""
+    if li[s] == 0:
+        phase[s] = PORE
+
+
+@nb.njit(inline="always")
 def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
     """Rules 3-4 on the pair (i, j); r: uint32 draw. Returns (Li from LiOH/melt, Li from Li2CO3)."""
     pi, pj = phase[i], phase[j]
@@ -118,8 +126,7 @@ def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
             return 0, 0
         li[s] -= np.uint8(n)
         li[t] += np.uint8(n)
-        if li[s] == 0:
-            phase[s] = PORE
+        used_up_source_becomes_pore(phase, li, s)
         if ps == LI2CO3:
             return 0, n
         return n, 0
