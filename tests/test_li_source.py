@@ -117,3 +117,33 @@ def test_one_and_two_threads_agree():
         numba.set_num_threads(before)
     for name in Lattice.DTYPES:
         np.testing.assert_array_equal(getattr(results[0], name), getattr(results[1], name))
+
+
+def test_solid_source_keeps_feeding_the_contact_through_li_hops():
+    """Release (li_source) + transport in the solid source (li_hop, Medium.SOURCE) on a hydroxide |
+    LiOH slab at 250 °C. Without source hops only the LiOH layer that touches the hydroxide gives
+    Li (its 16 x 16 x 91 quanta), then it turns to pores and the supply stops; with them the LiOH
+    behind it keeps feeding the contact. Li is conserved exactly in both, and every source voxel
+    that is used up (by release or by hops) is a pore."""
+    from kmc.events.li_hop import MEDIA, LiHop, diffusivity_from_hop_rate
+
+    def run(D_source):
+        lat = slab((16, 16, 16))
+        D = {m: diffusivity_from_hop_rate(0.05, 50.0) for m in MEDIA} | {"source": D_source}
+        hop = LiHop.from_media(D, voxel_nm=50.0, capacity_excess_q=8)
+        src = source()
+        total = lat.totals()["li"]
+        for step in range(300):
+            src.cpu_pass(lat, 3, step, src.thresholds(250.0, 12.0))
+            hop.cpu_pass(lat, 3, step, hop.thresholds(250.0, 12.0))
+            assert lat.totals()["li"] == total
+        in_tm = int(lat.li[:8].sum(dtype=np.int64))
+        assert not np.any((lat.phase[8:] == Phase.LIOH) & (lat.li[8:] == 0))
+        assert np.all(lat.li[lat.phase == Phase.PORE] == 0)
+        return in_tm
+
+    contact_layer = 16 * 16 * 91
+    stuck = run(0.0)
+    fed = run(diffusivity_from_hop_rate(1.0, 50.0))
+    assert stuck == contact_layer
+    assert fed > 2 * contact_layer, (stuck, fed)
