@@ -266,7 +266,7 @@ def predehydrated(bare_frames: list[dict] | None, pre_frames: list[dict] | None)
         v = {"bare": heterogeneity(bare_frames), "pre_dehydrated": heterogeneity(pre_frames)}
         holds = None if _missing(v["bare"], v["pre_dehydrated"]) else bool(v["pre_dehydrated"] >= v["bare"] + PREDEHYDRATED_MIN_EXCESS)
     sim = "missing runs" if not v else (
-        f"largest |shell - core layered| up to 600 °C: pre-dehydrated {v['pre_dehydrated']:.2f}, bare {v['bare']:.2f}")
+        f"largest shell-core layered difference (absolute) up to 600 °C: pre-dehydrated {v['pre_dehydrated']:.2f}, bare {v['bare']:.2f}")
     return Verdict("predehydrated", "7. A pre-dehydrated surface makes it worse",
-                   f"pre-dehydrated NCM90 more heterogeneous than bare: largest |shell - core layered| on heating up to "
+                   f"pre-dehydrated NCM90 more heterogeneous than bare: largest shell-core layered difference (absolute) on heating up to "
                    f"600 °C larger by >= {PREDEHYDRATED_MIN_EXCESS}", sim, holds, v)

@@ -73,11 +73,10 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         src = ", ".join(f"{_li_in_source(f):.0%} at {T:.0f} °C" for T, f in fr.items() if f is not None)
         lay = ", ".join(f"{f['tm_frac_layered']:.0%} at {T:.0f} °C" for T, f in fr.items() if f is not None)
         lines.append(f"- **Core-shell at 300 °C.** Li still in the source: {src}; layered TM: {lay}. "
-                     "Release needs a source voxel touching the oxide; once the LiOH in contact is used up the "
-                     "rest of the solid LiOH no longer touches the particle (solid LiOH does not move in the "
-                     "model until it melts at 462 °C), so too little Li arrives before dehydration takes the "
-                     "hydroxide, and what arrives spreads along the boundaries below the 0.75 Li/TM a voxel "
-                     "needs to lithiate.")
+                     "Release needs a source voxel touching the oxide; below 462 °C the rest of the solid LiOH "
+                     "feeds the contact layer only through solid-source hops (li_hop's source medium), so too "
+                     "little Li arrives before dehydration takes the hydroxide, and what arrives spreads along "
+                     "the boundaries below the Li/TM a voxel needs to lithiate (lithiation.min_li_per_tm).")
     if "healed_500" in failing:
         v = next(v for v in verdicts if v.key == "healed_500")
         later = [(T, _at(measured, lioh, T)) for T in (600.0, 700.0, 850.0)]
@@ -86,9 +85,9 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         held = ", ".join(f"{_li_in_source(f):.0%} at {T:.0f} °C" for T, f in src if f is not None)
         lines.append(f"- **Healing by 500 °C.** Shell - core layered {v.values.get('diff_300C', float('nan')):+.2f} at 300 °C, "
                      f"{v.values.get('diff_500C', float('nan')):+.2f} at 500 °C, then {seq}: the model heals, but later. "
-                     f"Between 300 and 462 °C almost no Li arrives (Li still in the source: {held}; the solid LiOH that "
-                     "touched the particle is used up and the rest does not move until it melts), and the molten LiOH "
-                     "reaches the shell first.")
+                     f"Li still in the source: {held}; below 462 °C solid LiOH reaches the particle only through "
+                     "the voxels in contact, fed by solid-source hops, and above it the molten LiOH reaches the "
+                     "shell first.")
     if "two_step" in failing:
         v = next(v for v in verdicts if v.key == "two_step")
         f850 = _at(measured, lioh, 850.0)
@@ -98,9 +97,12 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         held = [f for f in two if f["heating"] and abs(f["temperature_C"] - 250.0) <= 1.0]
         if held:
             f = held[-1]
+            left = _li_in_source(f)
+            why = ("the source is nearly used up, so what limits the core is Li transport into it"
+                   if left < 0.2 else "the rest of the Li has not left the source")
             on_way += (f" The 250 °C hold does not let lithiation win: after {f['time_h']:.1f} h the core is "
                        f"{f['core_tm_frac_rock_salt']:.0%} rock salt and the particle {f['tm_frac_layered']:.0%} layered, "
-                       f"with {_li_in_source(f):.0%} of the Li still in the source, which no longer touches the particle.")
+                       f"with {left:.0%} of the Li still in the source: {why}.")
         de, te = _end(measured, lioh), _end(measured, "ncm622_lioh_two_step")
         if de is not None and te is not None:
             on_way += (f" Core / shell porosity at the end, open pores included: {de['core_porosity']:.2f} / "

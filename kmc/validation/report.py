@@ -203,7 +203,7 @@ def _capped_note(T_C: float = 300.0, dt_s: float = 12.0) -> str:
         return ""
     media = ", ".join(f"{m} (D {d:.1e} -> {eff:.1e} m²/s)" for m, (d, eff) in capped.items())
     return (f"At {T_C:.0f} °C and {dt_s:.0f} s steps (1 °C per step at 5 °C/min) these Li-hop media run at the hop cap (D_eff ~ h²/dt, "
-            f"docs/li_transport.md): {media}; a factor on their diffusivity then changes little.")
+            f"docs/li_transport.md): {media}; a factor on their diffusivity then changes little.\n")
 
 
 def _size_paragraph(meta: dict) -> str:
