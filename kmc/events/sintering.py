@@ -361,6 +361,14 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
 
 
 @nb.njit(inline="always", cache=True)
+def _swap(arr, a, b):
+    """Exchange arr[a] and arr[b] in place."""
+    t = arr[a]
+    arr[a] = arr[b]
+    arr[b] = t
+
+
+@nb.njit(inline="always", cache=True)
 def _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, j, r1, r2, z, y, x, dz, dy, dx, boltz, nz, ny, nx,
              offs, gbW):
     """The move of pair (i, j = i + (dz, dy, dx)), i at (z, y, x), that has attempted (r0 < T_attempt),
@@ -374,31 +382,15 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, j, r1, r2, z, y
         n = min((num * np.int64(ENERGY_STEPS_PER_J)) // _DEN, np.int64(boltz.size - 1))
         if np.uint64(r1) >= boltz[n]:
             return 0
-    if kind == 1:
-        t8 = phase[d]
-        phase[d] = phase[r]
-        phase[r] = t8
-        t32 = grain[d]
-        grain[d] = grain[r]
-        grain[r] = t32
-        t8 = li[d]
-        li[d] = li[r]
-        li[r] = t8
-        t8 = tm[d]
-        tm[d] = tm[r]
-        tm[r] = t8
-        t8 = disorder[d]
-        disorder[d] = disorder[r]
-        disorder[r] = t8
-        t8 = flags[d]
-        flags[d] = flags[r]
-        flags[r] = t8
-        t64 = fg[d]
-        fg[d] = fg[r]
-        fg[r] = t64
-        t8 = code[d]
-        code[d] = code[r]
-        code[r] = t8
+    if kind == 1:   # swap: the solid voxel moves whole (every field, its packed word and screen code)
+        _swap(phase, d, r)
+        _swap(grain, d, r)
+        _swap(li, d, r)
+        _swap(tm, d, r)
+        _swap(disorder, d, r)
+        _swap(flags, d, r)
+        _swap(fg, d, r)
+        _swap(code, d, r)
         return 1
     tm_d = np.int64(tm[d])
     tm_r = np.int64(tm[r])
