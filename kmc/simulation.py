@@ -146,7 +146,8 @@ class Simulation:
                                     attrs=self._store_attrs())
         try:
             if store is not None and store.n_frames == 0:
-                self._write_frame(store, [self._row()])
+                tables = self.backend.observation_tables(self._lattice)
+                self._write_frame(store, [self._row(tables)], tables)
             if partial is not None:
                 if out.exists():
                     out.rmdir()
@@ -162,10 +163,12 @@ class Simulation:
         rows: list[dict] = []
         try:
             for clock in self.steps(stops):
+                tables = None  # the reductions of this step's lattice, made once for its row and frame
                 if clock.time_s in observe_set:
-                    rows.append(self._row())
+                    tables = self.backend.observation_tables(self._lattice)
+                    rows.append(self._row(tables))
                 if clock.time_s in frame_set and store is not None:
-                    self._write_frame(store, rows)
+                    self._write_frame(store, rows, tables)
                     rows = []
                 if bar is not None:
                     bar.n = round(clock.time_s / 60.0, 3)
@@ -253,13 +256,14 @@ class Simulation:
         tables = tables or self.backend.observation_tables(self._lattice)
         return self.counters | net_release_counters(tables.li_by_phase, self.cfg.chemistry.li_source)
 
-    def _row(self) -> dict:
+    def _row(self, tables: ObservationTables | None = None) -> dict:
+        """The observable row of the current lattice, from ``tables`` (made if not given)."""
         c = self.clock
-        tables = self.backend.observation_tables(self._lattice)
+        tables = tables or self.backend.observation_tables(self._lattice)
         return self.observer.row(tables, c.step, c.time_s, c.temperature_C, self._output_counters(tables))
 
-    def _write_frame(self, store: RunStore, rows: list[dict]) -> None:
-        store.append_frame(self.lattice, self.clock, self._output_counters(), rows)
+    def _write_frame(self, store: RunStore, rows: list[dict], tables: ObservationTables | None = None) -> None:
+        store.append_frame(self.lattice, self.clock, self._output_counters(tables), rows)
 
 
 def _progress_bar(program: TemperatureProgram, start_s: float):
