@@ -44,13 +44,16 @@ __device__ __forceinline__ int kmc_release_index(uint8_t ph) {
     return -1;
 }
 
-// Rules 3-4 on the pair (i, j); r: the uint32 draw. Adds released Li to *from_lioh / *from_li2co3.
+// Rules 3-4 on the pair (i, j). Adds released Li to *from_lioh / *from_li2co3. The draw,
+// draw4(seed, step, pass, i, LI_SOURCE).x of the lower voxel i, is made only when a threshold
+// can fire (an idle pair, such as two melt voxels, costs no draw).
 __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8_t* __restrict__ phase,
                                                    uint8_t* __restrict__ li, const uint8_t* __restrict__ tm,
                                                    int32_t* __restrict__ grain, uint8_t* __restrict__ disorder,
                                                    const uint64_t* __restrict__ th,
                                                    const int32_t* __restrict__ cap_base,
-                                                   const int32_t* __restrict__ cap_per_tm, uint32_t r,
+                                                   const int32_t* __restrict__ cap_per_tm, uint64_t seed,
+                                                   uint64_t step, uint32_t pass,
                                                    kmc_counter_t* from_lioh, kmc_counter_t* from_li2co3) {
     uint64_t s, t;
     if (kmc_release_index(phase[i]) >= 0 && li[i] > 0) {
@@ -67,7 +70,8 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
     const int k = kmc_release_index(ps);
     if (kmc_is_tm(pt)) {
         int64_t n = (int64_t)th[KMC_LS_T_RELEASE + 2 * k];
-        if ((uint64_t)r < th[KMC_LS_T_RELEASE + 2 * k + 1]) {
+        const uint64_t frac = th[KMC_LS_T_RELEASE + 2 * k + 1];
+        if (frac != 0ull && (uint64_t)draw4(seed, step, pass, i, KMC_STREAM_LI_SOURCE).x < frac) {
             n += 1;
         }
         const int64_t lt = (int64_t)li[t];
@@ -91,7 +95,8 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
         }
         return;
     }
-    if (ps == KMC_LIOH_MELT && pt == KMC_PORE && li[s] >= 2 && (uint64_t)r < th[KMC_LS_T_WET]) {
+    if (ps == KMC_LIOH_MELT && pt == KMC_PORE && li[s] >= 2 && th[KMC_LS_T_WET] != 0ull &&
+        (uint64_t)draw4(seed, step, pass, i, KMC_STREAM_LI_SOURCE).x < th[KMC_LS_T_WET]) {
         const uint8_t half = (uint8_t)(li[s] / 2);
         li[s] = (uint8_t)(li[s] - half);
         li[t] = half;
@@ -104,7 +109,7 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
 // One pair pass (pass = 2 + 2 axis + parity), reach: the pair (i, i + e_axis) whose lower
 // voxel has coordinate c = parity, parity + 2, ... with c + 1 < n_axis along axis (0 z, 1 y,
 // 2 x). Pairs of a pass are disjoint, so threads never touch the same voxel. The draw is
-// draw4(seed, step, pass, i, LI_SOURCE).x of the lower voxel i.
+// draw4(seed, step, pass, i, LI_SOURCE).x of the lower voxel i, made only when needed.
 extern "C" __global__ void kmc_li_source_pairs(uint8_t* __restrict__ phase, uint8_t* __restrict__ li,
                                                const uint8_t* __restrict__ tm, int32_t* __restrict__ grain,
                                                uint8_t* __restrict__ disorder, uint64_t nz, uint64_t ny,
@@ -135,8 +140,7 @@ extern "C" __global__ void kmc_li_source_pairs(uint8_t* __restrict__ phase, uint
         if (kmc_release_index(phase[i]) < 0 && kmc_release_index(phase[j]) < 0) {
             continue;  // no source in the pair: nothing to release or wet
         }
-        const uint32_t r = draw4(seed, step, pass, i, KMC_STREAM_LI_SOURCE).x;
-        kmc_li_source_pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r, &a, &b);
+        kmc_li_source_pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass, &a, &b);
     }
     kmc_add_counter(from_lioh_q, a);
     kmc_add_counter(from_li2co3_q, b);

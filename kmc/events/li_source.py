@@ -103,8 +103,11 @@ def used_up_source_becomes_pore(phase, li, s):
 
 
 @nb.njit(inline="always")
-def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
-    """Rules 3-4 on the pair (i, j); r: uint32 draw. Returns (Li from LiOH/melt, Li from Li2CO3)."""
+def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass_):
+    """Rules 3-4 on the pair (i, j). Returns (Li from LiOH/melt, Li from Li2CO3).
+
+    The draw, ``draw4(seed, step, pass_, i)[0]`` of the lower voxel i, is made only when a
+    threshold can fire (an idle pair, such as two melt voxels, costs no draw; same bits)."""
     pi, pj = phase[i], phase[j]
     if _release_index(pi) >= 0 and li[i] > 0:
         s, t = i, j
@@ -116,7 +119,8 @@ def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
     k = _release_index(ps)
     if _is_tm(pt):
         n = np.int64(th[T_RELEASE + 2 * k])
-        if np.uint64(r) < th[T_RELEASE + 2 * k + 1]:
+        frac = th[T_RELEASE + 2 * k + 1]
+        if frac != 0 and np.uint64(draw4(seed, step, pass_, i, STREAM)[0]) < frac:
             n += 1
         room = np.int64(cap_base[pt]) + np.int64(cap_per_tm[pt]) * np.int64(tm[t]) - np.int64(li[t])
         if room > 255 - np.int64(li[t]):
@@ -130,7 +134,8 @@ def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, r):
         if ps == LI2CO3:
             return 0, n
         return n, 0
-    if ps == MELT and pt == PORE and li[s] >= 2 and np.uint64(r) < th[T_WET]:
+    if (ps == MELT and pt == PORE and li[s] >= 2 and th[T_WET] != 0
+            and np.uint64(draw4(seed, step, pass_, i, STREAM)[0]) < th[T_WET]):
         half = li[s] // np.uint8(2)
         li[s] -= half
         li[t] = half
@@ -147,28 +152,33 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
     Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
     c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
     """
-    n_axis = nz if axis == 0 else (ny if axis == 1 else nx)
-    stride = ny * nx if axis == 0 else (nx if axis == 1 else 1)
-    n_lower = (n_axis - 2 - parity) // 2 + 1 if n_axis - 2 - parity >= 0 else 0
+    z0, zs, zn = 0, 1, nz
+    y0, ys, yn = 0, 1, ny
+    x0, xs, xn = 0, 1, nx
+    if axis == 0:
+        stride = ny * nx
+        z0, zs, zn = parity, 2, (nz - parity) // 2
+    elif axis == 1:
+        stride = nx
+        y0, ys, yn = parity, 2, (ny - parity) // 2
+    else:
+        stride = 1
+        x0, xs, xn = parity, 2, (nx - parity) // 2
     from_lioh = np.int64(0)
     from_li2co3 = np.int64(0)
-    other = nz * ny * nx // n_axis
-    for m in nb.prange(n_lower * other):
-        c = 2 * (m // other) + parity  # coordinate along the axis
-        rest = m % other
-        if axis == 0:
-            i = c * ny * nx + rest
-        elif axis == 1:
-            i = (rest // nx) * ny * nx + c * nx + rest % nx
-        else:
-            i = rest * nx + c
-        j = i + stride
-        if _release_index(pf[i]) < 0 and _release_index(pf[j]) < 0:
-            continue  # no source in the pair: nothing to release or wet
-        r = draw4(seed, step, pass_, i, STREAM)[0]
-        a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, r)
-        from_lioh += a
-        from_li2co3 += b
+    for tz in nb.prange(zn):
+        z = z0 + zs * tz
+        for ty in range(yn):
+            y = y0 + ys * ty
+            row = (z * ny + y) * nx
+            for tx in range(xn):
+                i = row + x0 + xs * tx
+                j = i + stride
+                if _release_index(pf[i]) < 0 and _release_index(pf[j]) < 0:
+                    continue  # no source in the pair: nothing to release or wet
+                a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_)
+                from_lioh += a
+                from_li2co3 += b
     return from_lioh, from_li2co3
 
 
