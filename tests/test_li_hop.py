@@ -20,6 +20,7 @@ from kmc.events.li_hop import (
     LiHop,
     Medium,
     binomial_cdf_table,
+    binomial_guide_table,
     capacity,
     diffusivity_from_hop_rate,
     environment,
@@ -174,6 +175,26 @@ def test_binomial_table_is_the_binomial_cdf(p):
         expected = binom.cdf(np.arange(n), n, thr / 2**32) * 2**32
         assert np.all(np.abs(row - expected) <= 1.0), n
         assert np.all(np.diff(row) >= 0) and row[-1] <= 2**32
+
+
+@pytest.mark.parametrize("p", [1e-6, 0.01, 0.25, 0.5])
+def test_guided_binomial_draw_equals_the_cdf_rule(p):
+    """The CPU draw starts its scan at the guide entry of u's bucket; it must give K = #{cdf <= u}
+    (the rule the CUDA kernel scans from floor(n p)) for every n, at bucket edges and in between."""
+    from kmc.events.li_hop import GUIDE_SHIFT, _binomial
+
+    thr = round(p * 2**32)
+    cdf = binomial_cdf_table(thr)
+    guide = binomial_guide_table(cdf)
+    rng = np.random.default_rng(7)
+    edges = (np.arange(256, dtype=np.uint64) << np.uint64(GUIDE_SHIFT))
+    us = np.concatenate([edges, edges - np.uint64(1), rng.integers(0, 2**32, 512, dtype=np.uint64)])
+    us = us[us < 2**32]
+    cdf2, guide2 = cdf[None, :], guide[None, :, :]
+    for n in (0, 1, 2, 7, 91, 200, 255):
+        row = cdf[n * (n - 1) // 2: n * (n - 1) // 2 + n]
+        for u in us:
+            assert _binomial(n, np.uint64(u), cdf2, guide2, 0) == np.searchsorted(row, u, side="right"), (n, int(u))
 
 
 def test_rates_probabilities_and_diffusivities_are_consistent():

@@ -222,6 +222,37 @@ def _fill_binomial_cdf(p, out):
             cdf[n] = cdf[n] + max(pmf[n], 0.0)
 
 
+#: A guide bucket of a uint32 draw u is u >> GUIDE_SHIFT (256 buckets).
+GUIDE_SHIFT = 24
+GUIDE_BUCKETS = 1 << (32 - GUIDE_SHIFT)
+
+
+def binomial_guide_table(cdf_row: np.ndarray) -> np.ndarray:
+    """uint8 (MAX_LI + 1, GUIDE_BUCKETS): K of the bucket's lowest draw, per n.
+
+    Entry [n, b] = #{k < n : cdf[n(n-1)/2 + k] <= b 2^24}, i.e. the binomial draw of u = b 2^24
+    (`binomial_cdf_table`'s rule). K is non-decreasing in u, so for any u in bucket b the draw is
+    at least this entry and a scan up from it gives the same K as a scan from 0 (usually no step).
+    """
+    out = np.zeros((MAX_LI + 1, GUIDE_BUCKETS), dtype=np.uint8)
+    _fill_guide(np.asarray(cdf_row, dtype=np.uint64), out)
+    return out
+
+
+@nb.njit(cache=True)
+def _fill_guide(cdf_row, out):
+    """Fill `binomial_guide_table` (uint8 (256, 256)) from a packed cdf row (uint64): a merge of
+    each row n with the bucket lows b 2^24, both ascending."""
+    for n in range(1, MAX_LI + 1):
+        off = n * (n - 1) // 2
+        k = 0
+        for b in range(GUIDE_BUCKETS):
+            low = np.uint64(b) << np.uint64(GUIDE_SHIFT)
+            while k < n and cdf_row[off + k] <= low:
+                k += 1
+            out[n, b] = k
+
+
 @dataclass(frozen=True, eq=False)
 class HopTables:
     """Everything a backend needs for the 6 passes of one step (built on the host, read-only).
@@ -229,6 +260,7 @@ class HopTables:
     probability: float64 (7,), per-medium hop probability p per pass (after the cap);
     threshold:   uint64 (7,), round(p * 2^32); 0 means the medium is frozen this step;
     cdf:         uint64 (7, CDF_ENTRIES), `binomial_cdf_table` of each medium's threshold;
+    guide:       uint8 (7, 256, 256), `binomial_guide_table` of each row of cdf (CPU speed-up);
     kind:        uint8 (256,), `kind_table`; bulk: int32 (256,), `bulk_medium_table`;
     cap_base, cap_per_tm: int32 (256,), `capacity_tables`.
     """
@@ -236,6 +268,7 @@ class HopTables:
     probability: np.ndarray
     threshold: np.ndarray
     cdf: np.ndarray
+    guide: np.ndarray
     kind: np.ndarray
     bulk: np.ndarray
     cap_base: np.ndarray
@@ -257,9 +290,17 @@ def tables_from_thresholds(thresholds, capacity_excess_q: int) -> HopTables:
 def _cached_tables(thr: tuple, capacity_excess_q: int) -> HopTables:
     threshold = np.array(thr, dtype=np.uint64)
     cdf = np.stack([binomial_cdf_table(t) for t in thr])
+    guide = np.stack([_cached_guide(t) for t in thr])
     base, per_tm = capacity_tables(capacity_excess_q)
-    return HopTables(threshold.astype(np.float64) / TWO32, threshold, cdf, kind_table(),
+    return HopTables(threshold.astype(np.float64) / TWO32, threshold, cdf, guide, kind_table(),
                      bulk_medium_table(), base, per_tm)
+
+
+@lru_cache(maxsize=64)
+def _cached_guide(threshold: int) -> np.ndarray:
+    out = binomial_guide_table(binomial_cdf_table(threshold))
+    out.setflags(write=False)
+    return out
 
 
 # -- relations between p, w, D, dt ---------------------------------------------------------------
@@ -329,19 +370,15 @@ def _environment(phase, grain, kind, nz, ny, nx, env):
 
 
 @nb.njit(inline="always", cache=True)
-def _binomial(n, u, cdf, m, thr):
+def _binomial(n, u, cdf, guide, m):
     """Inverse-CDF draw of Binomial(n, p_m) from a uint32 u (as uint64); n int in 0..255.
 
-    K = #{k < n : u >= cdf[m, n(n-1)/2 + k]}. The scan starts at floor(n p) (integer: (n thr) >> 32)
-    and walks down or up, so it takes ~ sqrt(n p) steps; the result does not depend on the start.
+    K = #{k < n : u >= cdf[m, n(n-1)/2 + k]}, the rule of `binomial_cdf_table` (and of the CUDA
+    kernel's scan). The scan starts at the guide entry of u's bucket, a lower bound of K, so it
+    mostly takes no step; the result does not depend on the start.
     """
     off = (n * (n - 1)) // 2
-    k = np.int64((np.uint64(n) * thr) >> np.uint64(32))
-    if k > 0 and u < cdf[m, off + k - 1]:
-        k -= 1
-        while k > 0 and u < cdf[m, off + k - 1]:
-            k -= 1
-        return k
+    k = np.int64(guide[m, n, u >> np.uint64(GUIDE_SHIFT)])
     while k < n and u >= cdf[m, off + k]:
         k += 1
     return k
@@ -349,7 +386,7 @@ def _binomial(n, u, cdf, m, thr):
 
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-               kind, bulk, pthr, cdf, cap_base, cap_per_tm):
+               kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm):
     """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``.
 
     phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
@@ -410,7 +447,7 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                 if pthr[m] == 0:
                     continue
                 r0, r1, _, _ = draw4(seed, step, pass_id, i, STREAM)
-                net = _binomial(ni, np.uint64(r0), cdf, m, pthr[m]) - _binomial(nj, np.uint64(r1), cdf, m, pthr[m])
+                net = _binomial(ni, np.uint64(r0), cdf, guide, m) - _binomial(nj, np.uint64(r1), cdf, guide, m)
                 if net == 0:
                     continue
                 ni2 = ni - net
@@ -460,7 +497,7 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     for axis in range(3):
         for parity in range(2):
             mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-                                tables.kind, tables.bulk, tables.threshold, tables.cdf,
+                                tables.kind, tables.bulk, tables.threshold, tables.cdf, tables.guide,
                                 tables.cap_base, tables.cap_per_tm)
             moved += int(mv)
             refused += int(rf)
