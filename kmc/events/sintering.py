@@ -73,7 +73,7 @@ toward the surface); see docs/sintering.md for why and what it would change.
 
 Implementation (`_pass_chunk`; docs/sintering.md, "How the pass is made fast"): rows screened
 before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
-non-neutral voxels, and the energy from per-voxel packed words F << 32 | grain (scratch: 9 bytes
+TM voxels (widened as swaps move them), and the energy from per-voxel packed words F << 32 | grain (scratch: 9 bytes
 per voxel while the event runs),
 all giving the draws and moves of the plain rule (tested against a per-pair reference).
 CUDA: kernels/sintering.cu, the same rule (tests/test_kernels_sintering.py).
@@ -418,21 +418,32 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, j, r1, r2, z, y
 
 @nb.njit(parallel=True, cache=True)
 def _row_extents(phase, nz, ny, nx, ext):
-    """ext int64 (nz ny, 2): first and last x of the voxels of row (z, y) that can take part in a move
-    (PORE or TM; (nx, -1) when none). Neutral voxels never move and no move creates one, so the
-    extents hold for a whole step."""
+    """ext int64 (nz ny, 2): first and last x of the TM voxels of row (z, y) ((nx, -1) when none).
+
+    Every move has a TM voxel in its pair, so pairs with no TM voxel inside these extents are
+    skipped without a read. The extents are a superset of the TM voxels for the whole step:
+    `_pass_chunk` widens a row's extent when a swap moves a TM voxel into it (a transfer only
+    empties TM voxels), and never narrows it."""
     for r in nb.prange(nz * ny):
         row = r * nx
         lo = nx
         hi = -1
         for x in range(nx):
-            p = phase[row + x]
-            if p == _PORE or _IS_TM[p] != 0:
+            if _IS_TM[phase[row + x]] != 0:
                 if lo == nx:
                     lo = x
                 hi = x
         ext[r, 0] = lo
         ext[r, 1] = hi
+
+
+@nb.njit(inline="always", cache=True)
+def _widen_extent(ext, rr, x):
+    """Row rr's TM extent now also holds x."""
+    if x < ext[rr, 0]:
+        ext[rr, 0] = x
+    if x > ext[rr, 1]:
+        ext[rr, 1] = x
 
 
 _LO32 = np.uint64(0xFFFFFFFF)
@@ -456,7 +467,8 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
     pair order, and neither the chunking nor the thread count changes the result.
     fg: int64 (n,) packed neighbour words and code: uint8 (n,) screen codes (`_build_fg`), both kept
-    up to date with the moves; ext: int64 (nz ny, 2) row extents (`_row_extents`). Returns (swaps, transfers, emptied) int64.
+    up to date with the moves; ext: int64 (nz ny, 2) TM row extents (`_row_extents`), widened here.
+    Returns (swaps, transfers, emptied) int64.
     Compiled without numba's reference counting (``_nrt=False``: it allocates nothing): the
     atomic count updates numba puts around inlined helpers that take arrays would cost more
     than the energy.
@@ -505,17 +517,29 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     n_swaps = 0
     n_transfers = 0
     n_emptied = 0
-    for r in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
-        z = oz + sz * (r // nyc)
-        y = oy + sy * (r % nyc)
+    r_lo = ch * n_rows // n_chunks
+    r_hi = (ch + 1) * n_rows // n_chunks
+    zq = r_lo // nyc if nyc > 0 else 0     # row r of the pass is (zq, yq) = divmod(r, nyc), kept incrementally
+    yq = r_lo - zq * nyc
+    for r in range(r_lo, r_hi):
+        if r > r_lo:
+            yq += 1
+            if yq == nyc:
+                yq = 0
+                zq += 1
+        z = oz + sz * zq
+        y = oy + sy * yq
         row = (z * ny + y) * nx
-        # pairs with both voxels inside their rows' extents (the others hold a neutral voxel)
+        # pairs with a voxel inside its row's TM extent (every move has a TM voxel)
         rr = z * ny + y
-        x_lo = ext[rr, 0]
-        x_hi = min(ext[rr, 1] - sx3, ex - 1)
-        if sx3 == 0:
-            x_lo = max(x_lo, ext[rr + rstride, 0])
-            x_hi = min(x_hi, ext[rr + rstride, 1])
+        if sx3 == 1:    # x pairs (x, x + 1) of row rr
+            x_lo = max(ext[rr, 0] - 1, 0)
+            x_hi = min(ext[rr, 1], ex - 1)
+        else:           # pairs between rows rr and rr + rstride, at the same x
+            x_lo = min(ext[rr, 0], ext[rr + rstride, 0])
+            x_hi = min(max(ext[rr, 1], ext[rr + rstride, 1]), ex - 1)
+        if x_hi < x_lo:
+            continue
         x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
         m = 0
         for x in range(x0, x_hi + 1, sx):
@@ -539,6 +563,10 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
                            np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
             if res == 1:
                 n_swaps += 1
+                if _IS_TM[phase[i]] != 0:       # the solid moved to i or to i + stride: widen that row
+                    _widen_extent(ext, rr, i - row)
+                else:
+                    _widen_extent(ext, rr + rstride, i - row + sx3)
             elif res >= 2:
                 n_transfers += 1
                 if res == 3:
@@ -565,31 +593,34 @@ def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
     return swaps, transfers, emptied
 
 
-@nb.njit(cache=True)
-def _pair_pass_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
-                      boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r):
-    """`_pair_pass` on one thread, chunk after chunk (same bits: the pairs of a pass are
-    independent); small lattices avoid the thread start-up cost."""
+@nb.njit(cache=True, _nrt=False)
+def _step_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed, step, attempt_thr,
+                 boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r):
+    """All colour passes of a step on one thread, in ``order`` (int64 (k, 2): pass_ and key_pass per
+    row, see `_pair_pass`), chunk after chunk (same bits: the pairs of a pass are independent).
+    One compiled call per step, without reference counting (nothing is allocated): a call per pass
+    from Python, or a counted call per chunk, cost more than an empty pass. Returns (swaps,
+    transfers, emptied) int64."""
     swaps = 0
     transfers = 0
     emptied = 0
-    for ch in range(scratch_x.shape[0]):
-        s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step,
-                              attempt_thr, boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch)
-        swaps += s
-        transfers += t
-        emptied += e
+    for q in range(order.shape[0]):
+        for ch in range(scratch_x.shape[0]):
+            s, t, e = _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, order[q, 0], order[q, 1], seed,
+                                  step, attempt_thr, boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch)
+            swaps += s
+            transfers += t
+            emptied += e
     return swaps, transfers, emptied
 
 
 PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
-MAX_CHUNKS = 256                #: rows of a pass are split into at most this many chunks
 
 
-def _pass_function(n_sites: int, parallel: bool | None):
+def _use_parallel(n_sites: int, parallel: bool | None) -> bool:
     if parallel is None:
         parallel = n_sites >= PARALLEL_MIN_SITES
-    return _pair_pass if parallel else _pair_pass_serial
+    return bool(parallel) and nb.get_num_threads() > 1
 
 
 @nb.njit(cache=True)
@@ -679,9 +710,11 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
             lattice.tm.reshape(-1), lattice.disorder.reshape(-1), lattice.flags.reshape(-1)]
     offs = neighbour_offsets(lattice.shape)
     boltz = np.ascontiguousarray(boltz, dtype=np.uint64)
-    run_pass = _pass_function(lattice.phase.size, parallel)
+    use_parallel = _use_parallel(lattice.phase.size, parallel)
     seed_u, step_u, gb, thr_u = np.uint64(seed), np.uint64(step), np.int64(gbW), np.uint64(thr)
-    n_chunks = max(1, min(MAX_CHUNKS, (nz // 3) * (ny // 3)))
+    # prange splits its range evenly over the threads, so one chunk per thread balances as well
+    # as more (the chunking never changes the bits)
+    n_chunks = max(1, min(nb.get_num_threads() if use_parallel else 1, (nz // 3) * (ny // 3)))
     width = nx // 2 + 1
     scratch_x = np.empty((n_chunks, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
@@ -690,13 +723,20 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     fg = np.empty(lattice.phase.size, dtype=np.int64)
     code = np.empty(lattice.phase.size, dtype=np.uint8)
     _build_fg(flat[0], flat[3], flat[1], fg, code)
-    for sub in range(n_sub):
-        for p in pass_order(step, sub):
-            s, t, e = run_pass(*flat, nz, ny, nx, p, N_PASSES * sub + p, seed_u, step_u, thr_u, boltz, offs, gb,
-                               fg, code, ext, scratch_x, scratch_r)
+    order = np.array([(p, N_PASSES * sub + p) for sub in range(n_sub) for p in pass_order(step, sub)],
+                     dtype=np.int64)
+    args = (nz, ny, nx)
+    if use_parallel:
+        for p, key in order:
+            s, t, e = _pair_pass(*flat, *args, p, key, seed_u, step_u, thr_u, boltz, offs, gb, fg, code, ext,
+                                 scratch_x, scratch_r)
             out["sinter_swaps"] += int(s)
             out["sinter_transfers"] += int(t)
             out["sinter_emptied"] += int(e)
+    else:
+        s, t, e = _step_serial(*flat, *args, order, seed_u, step_u, thr_u, boltz, offs, gb, fg, code, ext,
+                               scratch_x, scratch_r)
+        out["sinter_swaps"], out["sinter_transfers"], out["sinter_emptied"] = int(s), int(t), int(e)
     return out
 
 
