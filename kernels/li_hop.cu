@@ -4,7 +4,8 @@
 // Per step: kmc_li_hop_environment once (EXPOSED / BOUNDARY flags of every voxel into the
 // scratch array env), then kmc_li_hop_pairs for the 6 passes, pass id = 2 axis + parity
 // (axis 0 z, 1 y, 2 x): pairs (i, i + e_axis) with the lower voxel's coordinate c % 2 == parity
-// along the axis. Pairs of a pass are disjoint; a pass reads phase, grain, tm, env and writes
+// along the axis; pairs t = 2u and 2u + 1 of a line along the axis (c = parity + 2 t) take
+// (x, y) and (z, w) of the draw of pair 2u. Pairs of a pass are disjoint; a pass reads phase, grain, tm, env and writes
 // li of its pair only, and phase (-> PORE) of a solid-source voxel of its pair that a SOURCE
 // hop empties. Host tables (kmc.events.li_hop.HopTables): kind uint8 (256,), bulk int32 (256,),
 // pthr uint64 (7,) per-medium thresholds, cdf uint64 (7, 32640) binomial inverse-CDF rows,
@@ -113,9 +114,12 @@ extern "C" __global__ void kmc_li_hop_pairs(uint8_t* __restrict__ phase, const i
     const uint64_t n_pairs = zn * yn * xn;
     kmc_counter_t moved = 0, refused_here = 0;
     for (uint64_t m = kmc_thread_index(); m < n_pairs; m += kmc_grid_stride()) {
-        const uint64_t x = x0 + xs * (m % xn);
-        const uint64_t y = y0 + ys * ((m / xn) % yn);
-        const uint64_t z = z0 + zs * (m / (xn * yn));
+        const uint64_t tx = m % xn;
+        const uint64_t ty = (m / xn) % yn;
+        const uint64_t tz = m / (xn * yn);
+        const uint64_t x = x0 + xs * tx;
+        const uint64_t y = y0 + ys * ty;
+        const uint64_t z = z0 + zs * tz;
         const uint64_t i = (z * ny + y) * nx + x;
         const uint64_t j = i + stride;
         const int64_t ni = (int64_t)li[i];
@@ -148,9 +152,13 @@ extern "C" __global__ void kmc_li_hop_pairs(uint8_t* __restrict__ phase, const i
         }
         const uint64_t thr = pthr[med];
         if (thr == 0ull) continue;
-        const kmc_u32x4 r = draw4(seed, step, pass_id, i, KMC_STREAM_LI_HOP);
+        // pairs t = 2u and 2u + 1 of a line along the axis share the draw of pair 2u
+        const uint64_t odd = (axis == 0u ? tz : (axis == 1u ? ty : tx)) & 1ull;
+        const kmc_u32x4 r = draw4(seed, step, pass_id, i - 2ull * stride * odd, KMC_STREAM_LI_HOP);
+        const uint64_t ra = odd ? (uint64_t)r.z : (uint64_t)r.x;
+        const uint64_t rb = odd ? (uint64_t)r.w : (uint64_t)r.y;
         const uint64_t* row_m = cdf + (uint64_t)med * KMC_CDF_ENTRIES;
-        const int64_t net = kmc_binomial(ni, (uint64_t)r.x, row_m, thr) - kmc_binomial(nj, (uint64_t)r.y, row_m, thr);
+        const int64_t net = kmc_binomial(ni, ra, row_m, thr) - kmc_binomial(nj, rb, row_m, thr);
         if (net == 0) continue;
         const int64_t ni2 = ni - net;
         const int64_t nj2 = nj + net;

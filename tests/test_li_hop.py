@@ -150,9 +150,11 @@ def ref_step(lat: Lattice, seed: int, step: int, tables: HopTables, capacity_exc
                 ni, nj = int(lat.li[i]), int(lat.li[j])
                 if m is None or thr[m] == 0 or ni + nj == 0:
                     continue
-                site = int(np.ravel_multi_index(i, shape))
-                r = draw4(seed, step, 2 * axis + parity, site, int(Stream.LI_HOP))
-                net = ref_binomial(ni, r[0], tables.cdf[m]) - ref_binomial(nj, r[1], tables.cdf[m])
+                t = (i[axis] - parity) // 2                   # pairs 2u and 2u + 1 share the draw of 2u
+                key = tuple(c - 2 * (t % 2) * (d == axis) for d, c in enumerate(i))
+                r = draw4(seed, step, 2 * axis + parity, int(np.ravel_multi_index(key, shape)), int(Stream.LI_HOP))
+                ra, rb = (r[0], r[1]) if t % 2 == 0 else (r[2], r[3])
+                net = ref_binomial(ni, ra, tables.cdf[m]) - ref_binomial(nj, rb, tables.cdf[m])
                 ni2, nj2 = ni - net, nj + net
                 if net != 0 and (ni2 <= cap[i] or ni2 <= ni) and (nj2 <= cap[j] or nj2 <= nj):
                     lat.li[i], lat.li[j] = ni2, nj2

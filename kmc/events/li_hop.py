@@ -39,8 +39,11 @@ Passes. One step applies 6 race-free passes, pass id = 2*axis + parity (axis 0, 
 x): a pass updates the pairs (i, i + e_axis) whose lower voxel i has coordinate c along
 the axis with c % 2 == parity, so no voxel belongs to two pairs of one pass. In a pair, the
 quanta leaving i and j are k_ij ~ Binomial(li_i, p_m) and k_ji ~ Binomial(li_j, p_m), each
-quantum independently, drawn by inverse CDF from two uint32 of
-``draw4(seed, step, pass, i, Stream.LI_HOP)`` against integer CDF tables computed on the host.
+quantum independently, drawn by inverse CDF against integer CDF tables computed on the host
+from two uint32 of one Philox draw. One draw serves two pairs of a pass: number the pairs of a
+line along the axis t = 0, 1, 2, ... (lower voxel coordinate c = parity + 2 t); pair 2u uses
+(r0, r1) and pair 2u + 1 uses (r2, r3) of ``draw4(seed, step, pass, i, Stream.LI_HOP)`` with i
+the lower voxel of pair 2u.
 The net transfer k_ij - k_ji is applied unless it would put a voxel above its capacity
 (below), in which case the pair is left unchanged (the whole exchange is refused).
 
@@ -384,6 +387,66 @@ def _binomial(n, u, cdf, guide, m):
     return k
 
 
+@nb.njit(inline="always", cache=True)
+def _pair_medium(phase, grain, li, env, i, j, kind, bulk, pthr):
+    """The medium of the pair (i, j) (module docstring), or -1 when nothing can hop this pass
+    (no quanta in the pair, an immobile voxel, solid source with anything but solid source, or
+    a frozen medium)."""
+    if li[i] == 0 and li[j] == 0:
+        return -1
+    pi = phase[i]
+    pj = phase[j]
+    ki = kind[pi]
+    kj = kind[pj]
+    if ki == KIND_IMMOBILE or kj == KIND_IMMOBILE:
+        return -1
+    if ki == KIND_SOURCE or kj == KIND_SOURCE:
+        if ki != kj:
+            return -1  # solid source - TM: li_source's release; solid source - melt: no hop
+        m = _SOURCE_MEDIUM
+    elif ki == KIND_MELT and kj == KIND_MELT:
+        m = 3  # Medium.MELT
+    elif ki == KIND_MELT or kj == KIND_MELT:
+        m = 5  # Medium.SURFACE
+    else:
+        m = bulk[pi]
+        mb = bulk[pj]
+        if pthr[mb] < pthr[m] or (pthr[mb] == pthr[m] and mb < m):
+            m = mb
+        if (grain[i] != grain[j] or (env[i] & env[j] & ENV_BOUNDARY) != 0) and pthr[4] > pthr[m]:
+            m = 4  # Medium.GRAIN_BOUNDARY
+        if (env[i] & env[j] & ENV_EXPOSED) != 0 and pthr[5] > pthr[m]:
+            m = 5  # Medium.SURFACE
+    if pthr[m] == 0:
+        return -1
+    return m
+
+
+@nb.njit(inline="always", cache=True)
+def _exchange(phase, li, tm, i, j, m, ra, rb, cdf, guide, cap_base, cap_per_tm):
+    """The exchange of pair (i, j) through medium m with the uint32 draws ra, rb (module
+    docstring). Returns (quanta moved, 1 if refused else 0)."""
+    ni = np.int64(li[i])
+    nj = np.int64(li[j])
+    net = _binomial(ni, np.uint64(ra), cdf, guide, m) - _binomial(nj, np.uint64(rb), cdf, guide, m)
+    if net == 0:
+        return 0, 0
+    ni2 = ni - net
+    nj2 = nj + net
+    pi = phase[i]
+    pj = phase[j]
+    ci = min(np.int64(MAX_LI), np.int64(cap_base[pi]) + np.int64(cap_per_tm[pi]) * np.int64(tm[i]))
+    cj = min(np.int64(MAX_LI), np.int64(cap_base[pj]) + np.int64(cap_per_tm[pj]) * np.int64(tm[j]))
+    if (ni2 <= ci or ni2 <= ni) and (nj2 <= cj or nj2 <= nj):
+        li[i] = np.uint8(ni2)
+        li[j] = np.uint8(nj2)
+        if m == _SOURCE_MEDIUM:
+            used_up_source_becomes_pore(phase, li, i)
+            used_up_source_becomes_pore(phase, li, j)
+        return abs(net), 0
+    return 0, 1
+
+
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm):
@@ -392,7 +455,8 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
     li is modified in place; a solid-source voxel that a SOURCE hop empties becomes PORE
     (phase written, only for the two voxels of the pair). Returns (quanta moved, exchanges
-    refused), int64.
+    refused), int64. The pairs go two by two along the axis (t = 2u and 2u + 1 of the pass,
+    lower voxels i and i + 2 e_axis), sharing the draw of the first (module docstring).
     """
     pass_id = 2 * axis + parity
     z0, zs, zn = 0, 1, nz
@@ -400,13 +464,19 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     x0, xs, xn = 0, 1, nx
     if axis == 0:
         stride = ny * nx
-        z0, zs, zn = parity, 2, (nz - parity) // 2
+        z0, zs, zn = parity, 4, (nz - parity) // 2
+        n_t = zn
+        zn = (zn + 1) // 2
     elif axis == 1:
         stride = nx
-        y0, ys, yn = parity, 2, (ny - parity) // 2
+        y0, ys, yn = parity, 4, (ny - parity) // 2
+        n_t = yn
+        yn = (yn + 1) // 2
     else:
         stride = 1
-        x0, xs, xn = parity, 2, (nx - parity) // 2
+        x0, xs, xn = parity, 4, (nx - parity) // 2
+        n_t = xn
+        xn = (xn + 1) // 2
     moved = np.int64(0)
     refused = np.int64(0)
     for tz in nb.prange(zn):
@@ -416,53 +486,23 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
             for tx in range(xn):
                 x = x0 + xs * tx
                 i = (z * ny + y) * nx + x
-                j = i + stride
-                ni = np.int64(li[i])
-                nj = np.int64(li[j])
-                if ni == 0 and nj == 0:
+                ma = _pair_medium(phase, grain, li, env, i, i + stride, kind, bulk, pthr)
+                t = tz if axis == 0 else (ty if axis == 1 else tx)
+                k = i + 2 * stride
+                mb = -1
+                if 2 * t + 1 < n_t:
+                    mb = _pair_medium(phase, grain, li, env, k, k + stride, kind, bulk, pthr)
+                if ma < 0 and mb < 0:
                     continue
-                pi = phase[i]
-                pj = phase[j]
-                ki = kind[pi]
-                kj = kind[pj]
-                if ki == KIND_IMMOBILE or kj == KIND_IMMOBILE:
-                    continue
-                if ki == KIND_SOURCE or kj == KIND_SOURCE:
-                    if ki != kj:
-                        continue  # solid source - TM: li_source's release; solid source - melt: no hop
-                    m = _SOURCE_MEDIUM
-                elif ki == KIND_MELT and kj == KIND_MELT:
-                    m = 3  # Medium.MELT
-                elif ki == KIND_MELT or kj == KIND_MELT:
-                    m = 5  # Medium.SURFACE
-                else:
-                    m = bulk[pi]
-                    mb = bulk[pj]
-                    if pthr[mb] < pthr[m] or (pthr[mb] == pthr[m] and mb < m):
-                        m = mb
-                    if (grain[i] != grain[j] or (env[i] & env[j] & ENV_BOUNDARY) != 0) and pthr[4] > pthr[m]:
-                        m = 4  # Medium.GRAIN_BOUNDARY
-                    if (env[i] & env[j] & ENV_EXPOSED) != 0 and pthr[5] > pthr[m]:
-                        m = 5  # Medium.SURFACE
-                if pthr[m] == 0:
-                    continue
-                r0, r1, _, _ = draw4(seed, step, pass_id, i, STREAM)
-                net = _binomial(ni, np.uint64(r0), cdf, guide, m) - _binomial(nj, np.uint64(r1), cdf, guide, m)
-                if net == 0:
-                    continue
-                ni2 = ni - net
-                nj2 = nj + net
-                ci = min(np.int64(MAX_LI), np.int64(cap_base[pi]) + np.int64(cap_per_tm[pi]) * np.int64(tm[i]))
-                cj = min(np.int64(MAX_LI), np.int64(cap_base[pj]) + np.int64(cap_per_tm[pj]) * np.int64(tm[j]))
-                if (ni2 <= ci or ni2 <= ni) and (nj2 <= cj or nj2 <= nj):
-                    li[i] = np.uint8(ni2)
-                    li[j] = np.uint8(nj2)
-                    moved += abs(net)
-                    if m == _SOURCE_MEDIUM:
-                        used_up_source_becomes_pore(phase, li, i)
-                        used_up_source_becomes_pore(phase, li, j)
-                else:
-                    refused += 1
+                r0, r1, r2, r3 = draw4(seed, step, pass_id, i, STREAM)
+                if ma >= 0:
+                    mv, rf = _exchange(phase, li, tm, i, i + stride, ma, r0, r1, cdf, guide, cap_base, cap_per_tm)
+                    moved += mv
+                    refused += rf
+                if mb >= 0:
+                    mv, rf = _exchange(phase, li, tm, k, k + stride, mb, r2, r3, cdf, guide, cap_base, cap_per_tm)
+                    moved += mv
+                    refused += rf
     return moved, refused
 
 
