@@ -410,6 +410,20 @@ def test_optimised_pass_equals_the_plain_reference(shape, thr, kT, gb, n_sub):
     assert totals["sinter_swaps"] > 20 and totals["sinter_transfers"] > 5 and totals["sinter_emptied"] > 0
 
 
+def test_draw_block_size_does_not_change_the_result(monkeypatch):
+    """Pairs are listed across rows into a block before their draws; a block too small for two
+    rows (flushed at almost every row) gives the same bits as one block per chunk."""
+    base = mixed_lattice((10, 9, 12), seed=5)
+    results = []
+    for block in (0, 2048):
+        monkeypatch.setattr(S, "DRAW_BLOCK", block)
+        lat = base.copy()
+        counters = [S.sinter_step(lat, 8, step, HALF, 1.0, 0.5, 2) for step in (1, 2)]
+        results.append((digest(lat), counters))
+    assert results[0] == results[1]
+    assert sum(c["sinter_swaps"] for c in results[0][1]) > 20
+
+
 def test_event_interface_and_low_temperature():
     """Proposed parameters: no sintering at 300 °C (< 1e-7 attempts per pair in 12 h, threshold
     exactly 0 for steps up to 1 min), some at 700 °C, ~1e3 attempts per pair in 6 h at 850 °C."""

@@ -451,6 +451,44 @@ _STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
 
 
 @nb.njit(cache=True, _nrt=False)
+def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m, k0, k1,
+                   c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz, nz, ny, nx, offs, gbW):
+    """Draw (lane-parallel) and attempt the m listed pairs cand[:m] (lower voxels, flat), whose
+    rows are czy[:m] = z << 32 | y. Returns (swaps, transfers, emptied)."""
+    for k in range(m):
+        site = np.uint64(cand[k])
+        c0[k] = site & _LO32
+        c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
+        c2[k] = s_lo
+        c3[k] = s_hi
+    _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+    n_swaps = 0
+    n_transfers = 0
+    n_emptied = 0
+    for k in range(m):
+        if c0[k] >= attempt_thr:
+            continue
+        i = cand[k]
+        z = czy[k] >> 32
+        y = czy[k] & 0xFFFFFFFF
+        rr = z * ny + y
+        row = rr * nx
+        res = _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, i + stride, np.uint32(c1[k]),
+                       np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
+        if res == 1:
+            n_swaps += 1
+            if _IS_TM[phase[i]] != 0:       # the solid moved to i or to i + stride: widen that row
+                _widen_extent(ext, rr, i - row)
+            else:
+                _widen_extent(ext, rr + rstride, i - row + sx3)
+        elif res >= 2:
+            n_transfers += 1
+            if res == 3:
+                n_emptied += 1
+    return n_swaps, n_transfers, n_emptied
+
+
+@nb.njit(cache=True, _nrt=False)
 def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pass, seed, step, attempt_thr,
                 boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, ch):
     """Chunk ``ch`` of one colour pass on flat C-order views of (nz, ny, nx) fields (modified in
@@ -459,13 +497,15 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
 
     pass_ = 12 axis + colour (axis 0, 1, 2 = z, y, x), 0..35, picks the pairs; key_pass
     (= 36 substep + pass_) is the Philox pass id. Scratch (nothing is allocated here):
-    scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1; the
+    scratch_x int64 (n_chunks, 2, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1; the
     rows of the pass are split into n_chunks contiguous chunks, one scratch row each.
-    Per row: (1) the pairs that can move are listed (a table look-up of the two screen codes),
-    (2) their draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`), (3) those
-    with r0 < attempt_thr attempt (`_attempt`). The pairs of a pass never write into each other's
-    4 x 3 x 3 box, so screening a whole row before any attempt sees the same state as the pair by
-    pair order, and neither the chunking nor the thread count changes the result.
+    Row after row, (1) the pairs that can move are listed (a table look-up of the two screen
+    codes) into a block of up to w pairs; when the next row would not fit, and at the end,
+    (2) the block's draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`) and
+    (3) the pairs with r0 < attempt_thr attempt (`_attempt`), in listed order (`_attempt_block`).
+    The pairs of a pass never write into each other's 4 x 3 x 3 box, so listing many rows before
+    any attempt sees the same state as the pair by pair order, and neither the block size, the
+    chunking nor the thread count changes the result.
     fg: int64 (n,) packed neighbour words and code: uint8 (n,) screen codes (`_build_fg`), both kept
     up to date with the moves; ext: int64 (nz ny, 2) TM row extents (`_row_extents`), widened here.
     Returns (swaps, transfers, emptied) int64.
@@ -509,7 +549,9 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     s_hi = step >> np.uint64(32)
     k0 = seed & _LO32
     k1 = seed >> np.uint64(32)
-    cand = scratch_x[ch]
+    cand = scratch_x[ch, 0]
+    czy = scratch_x[ch, 1]
+    m = 0
     c0 = scratch_r[ch, 0]
     c1 = scratch_r[ch, 1]
     c2 = scratch_r[ch, 2]
@@ -541,36 +583,27 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
         if x_hi < x_lo:
             continue
         x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
-        m = 0
+        if m + (x_hi - x0) // sx + 1 > cand.size:     # the block is full: draw and attempt it
+            a, b, e = _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2,
+                                     c3, m, k0, k1, c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy,
+                                     dx, boltz, nz, ny, nx, offs, gbW)
+            n_swaps += a
+            n_transfers += b
+            n_emptied += e
+            m = 0
+        zy = (np.int64(z) << 32) | np.int64(y)
         for x in range(x0, x_hi + 1, sx):
             i = row + x
             cand[m] = i
+            czy[m] = zy
             m += np.int64(_MOVABLE[(np.int64(code[i]) << np.int64(8)) | np.int64(code[i + stride])])
-        if m == 0:
-            continue
-        for k in range(m):
-            site = np.uint64(cand[k])
-            c0[k] = site & _LO32
-            c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
-            c2[k] = s_lo
-            c3[k] = s_hi
-        _philox_lanes(c0, c1, c2, c3, k0, k1, m)
-        for k in range(m):
-            if c0[k] >= attempt_thr:
-                continue
-            i = cand[k]
-            res = _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, i + stride, np.uint32(c1[k]),
-                           np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
-            if res == 1:
-                n_swaps += 1
-                if _IS_TM[phase[i]] != 0:       # the solid moved to i or to i + stride: widen that row
-                    _widen_extent(ext, rr, i - row)
-                else:
-                    _widen_extent(ext, rr + rstride, i - row + sx3)
-            elif res >= 2:
-                n_transfers += 1
-                if res == 3:
-                    n_emptied += 1
+    if m > 0:
+        a, b, e = _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m,
+                                 k0, k1, c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz,
+                                 nz, ny, nx, offs, gbW)
+        n_swaps += a
+        n_transfers += b
+        n_emptied += e
     return n_swaps, n_transfers, n_emptied
 
 
@@ -579,7 +612,7 @@ def _pair_pass(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
                boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r):
     """One colour pass, its chunks (`_pass_chunk`) in parallel. pass_ = 12 axis + colour (axis 0,
     1, 2 = z, y, x), 0..35, picks the pairs; key_pass (= 36 substep + pass_) is the Philox pass id;
-    scratch_x int64 (n_chunks, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1 (nothing
+    scratch_x int64 (n_chunks, 2, w) and scratch_r uint64 (n_chunks, 4, w), w >= nx // 2 + 1 (nothing
     is allocated here). Returns (swaps, transfers, emptied) int64."""
     swaps = 0
     transfers = 0
@@ -614,6 +647,7 @@ def _step_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
     return swaps, transfers, emptied
 
 
+DRAW_BLOCK = 2048               #: pairs listed across rows before their draws are made together
 PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
 
 
@@ -715,8 +749,8 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     # prange splits its range evenly over the threads, so one chunk per thread balances as well
     # as more (the chunking never changes the bits)
     n_chunks = max(1, min(nb.get_num_threads() if use_parallel else 1, (nz // 3) * (ny // 3)))
-    width = nx // 2 + 1
-    scratch_x = np.empty((n_chunks, width), dtype=np.int64)
+    width = nx // 2 + 1 + DRAW_BLOCK
+    scratch_x = np.empty((n_chunks, 2, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     ext = np.empty((nz * ny, 2), dtype=np.int64)
     _row_extents(flat[0], nz, ny, nx, ext)
