@@ -648,7 +648,7 @@ def _step_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
 
 
 DRAW_BLOCK = 2048               #: pairs listed across rows before their draws are made together
-PARALLEL_MIN_SITES = 1 << 16    #: lattices with fewer voxels run the serial pass
+PARALLEL_MIN_SITES = 1 << 20    #: lattices with fewer voxels run serially (a parallel region per pass cost ~50 us here)
 
 
 def _use_parallel(n_sites: int, parallel: bool | None) -> bool:
