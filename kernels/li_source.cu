@@ -44,6 +44,17 @@ __device__ __forceinline__ int kmc_release_index(uint8_t ph) {
     return -1;
 }
 
+// Whether voxel t has a TM solid among its 6 face-neighbours in the box (nz, ny, nx).
+__device__ __forceinline__ bool kmc_touches_tm(const uint8_t* __restrict__ phase, uint64_t t, uint64_t nz,
+                                               uint64_t ny, uint64_t nx) {
+    const uint64_t x = t % nx;
+    const uint64_t y = (t / nx) % ny;
+    const uint64_t z = t / (nx * ny);
+    return (x > 0ull && kmc_is_tm(phase[t - 1ull])) || (x + 1ull < nx && kmc_is_tm(phase[t + 1ull])) ||
+           (y > 0ull && kmc_is_tm(phase[t - nx])) || (y + 1ull < ny && kmc_is_tm(phase[t + nx])) ||
+           (z > 0ull && kmc_is_tm(phase[t - nx * ny])) || (z + 1ull < nz && kmc_is_tm(phase[t + nx * ny]));
+}
+
 // Rules 3-4 on the pair (i, j). Adds released Li to *from_lioh / *from_li2co3. The draw,
 // draw4(seed, step, pass, i, LI_SOURCE).x of the lower voxel i, is made only when a threshold
 // can fire (an idle pair, such as two melt voxels, costs no draw).
@@ -53,8 +64,8 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
                                                    const uint64_t* __restrict__ th,
                                                    const int32_t* __restrict__ cap_base,
                                                    const int32_t* __restrict__ cap_per_tm, uint64_t seed,
-                                                   uint64_t step, uint32_t pass,
-                                                   kmc_counter_t* from_lioh, kmc_counter_t* from_li2co3) {
+                                                   uint64_t step, uint32_t pass, uint64_t nz, uint64_t ny,
+                                                   uint64_t nx, kmc_counter_t* from_lioh, kmc_counter_t* from_li2co3) {
     uint64_t s, t;
     if (kmc_release_index(phase[i]) >= 0 && li[i] > 0) {
         s = i;
@@ -96,6 +107,7 @@ __device__ __forceinline__ void kmc_li_source_pair(uint64_t i, uint64_t j, uint8
         return;
     }
     if (ps == KMC_LIOH_MELT && pt == KMC_PORE && li[s] >= 2 && th[KMC_LS_T_WET] != 0ull &&
+        kmc_touches_tm(phase, t, nz, ny, nx) &&
         (uint64_t)draw4(seed, step, pass, i, KMC_STREAM_LI_SOURCE).x < th[KMC_LS_T_WET]) {
         const uint8_t half = (uint8_t)(li[s] / 2);
         li[s] = (uint8_t)(li[s] - half);
@@ -140,7 +152,8 @@ extern "C" __global__ void kmc_li_source_pairs(uint8_t* __restrict__ phase, uint
         if (kmc_release_index(phase[i]) < 0 && kmc_release_index(phase[j]) < 0) {
             continue;  // no source in the pair: nothing to release or wet
         }
-        kmc_li_source_pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass, &a, &b);
+        kmc_li_source_pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass, nz, ny, nx,
+                           &a, &b);
     }
     kmc_add_counter(from_lioh_q, a);
     kmc_add_counter(from_li2co3_q, b);

@@ -89,16 +89,22 @@ def test_used_up_source_becomes_pore():
     assert np.all(lat.phase[9] == Phase.LIOH)
 
 
-def test_melt_wets_pores_and_conserves_li():
+def test_melt_wets_the_solid_and_its_pores_but_not_the_free_gas_and_conserves_li():
+    """A melt layer on a layered slab that has a pore channel: the melt runs along the slab's
+    surface and down the channel (pores with a solid face), never into gas with no solid face."""
     lat = Lattice.empty((12, 12, 12))
-    lat.phase[:2], lat.li[:2] = Phase.LIOH_MELT, 86
+    lat.phase[6:], lat.tm[6:], lat.grain[6:] = Phase.LAYERED, 73, 1     # the solid: z >= 6
+    lat.phase[6:, 5, 5], lat.tm[6:, 5, 5], lat.grain[6:, 5, 5] = Phase.PORE, 0, 0   # an open channel
+    lat.phase[5, 4:7], lat.li[5, 4:7] = Phase.LIOH_MELT, 86            # a melt stripe on the surface
     total = lat.totals()
-    ev = source(wetting=(10.0, 0.0))
-    for step in range(30):
+    ev = source(wetting=(10.0, 0.0), melt_release=(0.0, 0.0))
+    for step in range(40):
         ev.cpu_pass(lat, 2, step, ev.thresholds(500.0, 1.0))
     assert lat.totals() == total
-    assert (lat.phase == Phase.LIOH_MELT).sum() > 2 * 144
-    assert lat.phase[6:].max() == Phase.LIOH_MELT, "the melt spreads far from where it started"
+    melt = lat.phase == Phase.LIOH_MELT
+    assert melt[5].sum() > 3 * 12 + 2 * 12, "the melt spreads along the solid surface"
+    assert melt[6:, 5, 5].sum() >= 3, "and into the pore channel of the solid"
+    assert not melt[:5].any(), "but not into the gas above the surface (no solid face there)"
 
 
 def test_one_and_two_threads_agree():

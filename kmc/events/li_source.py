@@ -18,8 +18,12 @@ Four rules, one mechanism (the source's side of Li supply), applied in this orde
    Li2CO3 - follows the *net* Li the source gave away, which is the Li now held by TM
    voxels (they start with none): `net_release_counters`.
 4. Wetting: a melt voxel holding at least 2 quanta spreads into a face-neighbouring pore
-   with p = 1 - exp(-k_w dt): half its quanta (rounded down) move, and the pore becomes melt.
-   This is how the molten source runs into open pores and along surfaces above 462 °C.
+   that touches a TM solid (one of the pore's 6 face-neighbours is HYDROXIDE, ROCK_SALT or
+   LAYERED) with p = 1 - exp(-k_w dt): half its quanta (rounded down) move, and the pore
+   becomes melt. This is how the molten source runs into open pores and along surfaces above
+   462 °C: a liquid wets the solid, it does not fill the free gas around it (a pore with no
+   solid face stays gas). Reading the pore's neighbours is race-free: no rule of a pass
+   makes or unmakes a TM voxel.
 
 Rules 3 and 4 are pair events: 6 passes per step (axis x parity), each pairing a site i
 whose coordinate along the axis has the pass's parity with i + e_axis, so no voxel is in two
@@ -103,7 +107,18 @@ def used_up_source_becomes_pore(phase, li, s):
 
 
 @nb.njit(inline="always")
-def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass_):
+def _touches_tm(phase, t, nz, ny, nx):
+    """Whether voxel t (flat index) has a TM solid among its 6 face-neighbours in the box."""
+    x = t % nx
+    y = (t // nx) % ny
+    z = t // (nx * ny)
+    return ((x > 0 and _is_tm(phase[t - 1])) or (x < nx - 1 and _is_tm(phase[t + 1]))
+            or (y > 0 and _is_tm(phase[t - nx])) or (y < ny - 1 and _is_tm(phase[t + nx]))
+            or (z > 0 and _is_tm(phase[t - nx * ny])) or (z < nz - 1 and _is_tm(phase[t + nx * ny])))
+
+
+@nb.njit(inline="always")
+def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx):
     """Rules 3-4 on the pair (i, j). Returns (Li from LiOH/melt, Li from Li2CO3).
 
     The draw, ``draw4(seed, step, pass_, i)[0]`` of the lower voxel i, is made only when a
@@ -134,7 +149,7 @@ def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, 
         if ps == LI2CO3:
             return 0, n
         return n, 0
-    if (ps == MELT and pt == PORE and li[s] >= 2 and th[T_WET] != 0
+    if (ps == MELT and pt == PORE and li[s] >= 2 and th[T_WET] != 0 and _touches_tm(phase, t, nz, ny, nx)
             and np.uint64(draw4(seed, step, pass_, i, STREAM)[0]) < th[T_WET]):
         half = li[s] // np.uint8(2)
         li[s] -= half
@@ -176,7 +191,7 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
                 j = i + stride
                 if _release_index(pf[i]) < 0 and _release_index(pf[j]) < 0:
                     continue  # no source in the pair: nothing to release or wet
-                a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_)
+                a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx)
                 from_lioh += a
                 from_li2co3 += b
     return from_lioh, from_li2co3
