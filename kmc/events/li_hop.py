@@ -85,7 +85,8 @@ import numba as nb
 import numpy as np
 
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
-from kmc.rng import Stream, draw4, probability_threshold
+from kmc.rng import Stream, probability_threshold
+from kmc.events.grain_growth import _philox_lanes
 from kmc.events.li_source import used_up_source_becomes_pore
 from kmc.state import Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
 
@@ -136,6 +137,8 @@ TWO32 = 4294967296.0
 _PORE = np.uint8(Phase.PORE)
 _MELT = np.uint8(Phase.LIOH_MELT)
 _SOURCE_MEDIUM = int(Medium.SOURCE)
+_LO32 = np.uint64(0xFFFFFFFF)
+_STREAM_BITS = np.uint64(int(STREAM) & 0xFFFF) << np.uint64(16)
 
 
 # -- host-side tables ------------------------------------------------------------------------
@@ -447,17 +450,50 @@ def _exchange(phase, li, tm, i, j, m, ra, rb, cdf, guide, cap_base, cap_per_tm):
     return 0, 1
 
 
-@nb.njit(parallel=True, cache=True)
-def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-               kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm):
-    """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``.
+#: Pairs listed before their draws are made together (lane-parallel Philox).
+DRAW_BLOCK = 1024
 
-    phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
-    li is modified in place; a solid-source voxel that a SOURCE hop empties becomes PORE
-    (phase written, only for the two voxels of the pair). Returns (quanta moved, exchanges
-    refused), int64. The pairs go two by two along the axis (t = 2u and 2u + 1 of the pass,
-    lower voxels i and i + 2 e_axis), sharing the draw of the first (module docstring).
-    """
+
+@nb.njit(cache=True, _nrt=False)
+def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0, k1, stride,
+                    cdf, guide, cap_base, cap_per_tm):
+    """Draw (lane-parallel, bit for bit ``draw4``) and apply the m listed pair couples: cand[:m] the
+    lower voxel i of pair 2u, mab[:m] = (m_a + 1) | (m_b + 1) << 8 the media of pairs 2u (lower
+    voxel i) and 2u + 1 (lower voxel i + 2 stride), 0 for no hop. Returns (moved, refused)."""
+    for k in range(m):
+        site = np.uint64(cand[k])
+        c0[k] = site & _LO32
+        c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
+        c2[k] = s_lo
+        c3[k] = s_hi
+    _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+    moved = np.int64(0)
+    refused = np.int64(0)
+    for k in range(m):
+        i = cand[k]
+        ma = (mab[k] & 0xFF) - 1
+        mb = (mab[k] >> 8) - 1
+        if ma >= 0:
+            mv, rf = _exchange(phase, li, tm, i, i + stride, ma, c0[k], c1[k], cdf, guide, cap_base, cap_per_tm)
+            moved += mv
+            refused += rf
+        if mb >= 0:
+            j = i + 2 * stride
+            mv, rf = _exchange(phase, li, tm, j, j + stride, mb, c2[k], c3[k], cdf, guide, cap_base, cap_per_tm)
+            moved += mv
+            refused += rf
+    return moved, refused
+
+
+@nb.njit(cache=True, _nrt=False)
+def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
+                kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch):
+    """Chunk ``ch`` of one pass (`_pair_pass`): outer lines ch n // n_chunks .. (ch + 1) n // n_chunks,
+    n_chunks = scratch_i.shape[0]; scratch_i int64 (n_chunks, 2, DRAW_BLOCK), scratch_r uint64
+    (n_chunks, 4, DRAW_BLOCK). The pair couples that can hop are listed, and drawn and applied a
+    block at a time (`_exchange_block`); pairs of a pass are disjoint and a pair's medium reads only
+    its own voxels and the step's flags, so listing before applying sees the pair-by-pair state.
+    Compiled without reference counting (nothing is allocated)."""
     pass_id = 2 * axis + parity
     z0, zs, zn = 0, 1, nz
     y0, ys, yn = 0, 1, ny
@@ -477,9 +513,22 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
         x0, xs, xn = parity, 4, (nx - parity) // 2
         n_t = xn
         xn = (xn + 1) // 2
+    n_chunks = scratch_i.shape[0]
+    cand = scratch_i[ch, 0]
+    mab = scratch_i[ch, 1]
+    c0 = scratch_r[ch, 0]
+    c1 = scratch_r[ch, 1]
+    c2 = scratch_r[ch, 2]
+    c3 = scratch_r[ch, 3]
+    c1_hi = (np.uint64(pass_id & 0xFF) << np.uint64(8)) | _STREAM_BITS
+    s_lo = step & _LO32
+    s_hi = step >> np.uint64(32)
+    k0 = seed & _LO32
+    k1 = seed >> np.uint64(32)
     moved = np.int64(0)
     refused = np.int64(0)
-    for tz in nb.prange(zn):
+    m = 0
+    for tz in range(ch * zn // n_chunks, (ch + 1) * zn // n_chunks):
         z = z0 + zs * tz
         for ty in range(yn):
             y = y0 + ys * ty
@@ -488,21 +537,49 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                 i = (z * ny + y) * nx + x
                 ma = _pair_medium(phase, grain, li, env, i, i + stride, kind, bulk, pthr)
                 t = tz if axis == 0 else (ty if axis == 1 else tx)
-                k = i + 2 * stride
                 mb = -1
                 if 2 * t + 1 < n_t:
+                    k = i + 2 * stride
                     mb = _pair_medium(phase, grain, li, env, k, k + stride, kind, bulk, pthr)
                 if ma < 0 and mb < 0:
                     continue
-                r0, r1, r2, r3 = draw4(seed, step, pass_id, i, STREAM)
-                if ma >= 0:
-                    mv, rf = _exchange(phase, li, tm, i, i + stride, ma, r0, r1, cdf, guide, cap_base, cap_per_tm)
+                cand[m] = i
+                mab[m] = (ma + 1) | ((mb + 1) << 8)
+                m += 1
+                if m == cand.size:
+                    mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0,
+                                             k1, stride, cdf, guide, cap_base, cap_per_tm)
                     moved += mv
                     refused += rf
-                if mb >= 0:
-                    mv, rf = _exchange(phase, li, tm, k, k + stride, mb, r2, r3, cdf, guide, cap_base, cap_per_tm)
-                    moved += mv
-                    refused += rf
+                    m = 0
+    if m > 0:
+        mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0, k1, stride,
+                                 cdf, guide, cap_base, cap_per_tm)
+        moved += mv
+        refused += rf
+    return moved, refused
+
+
+@nb.njit(parallel=True, cache=True)
+def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
+               kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r):
+    """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``, in chunks
+    (`_pass_chunk`, one per scratch row) in parallel.
+
+    phase, li, tm, env uint8 (n,); grain int32 (n,): flat C-order views of (nz, ny, nx).
+    li is modified in place; a solid-source voxel that a SOURCE hop empties becomes PORE
+    (phase written, only for the two voxels of the pair). Returns (quanta moved, exchanges
+    refused), int64. The pairs go two by two along the axis (t = 2u and 2u + 1 of the pass,
+    lower voxels i and i + 2 e_axis), sharing the draw of the first (module docstring); neither
+    the chunking nor the thread count changes the result.
+    """
+    moved = np.int64(0)
+    refused = np.int64(0)
+    for ch in nb.prange(scratch_i.shape[0]):
+        mv, rf = _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step, kind, bulk, pthr,
+                             cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch)
+        moved += mv
+        refused += rf
     return moved, refused
 
 
@@ -534,11 +611,14 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     _environment(phase, grain, tables.kind, nz, ny, nx, env)
     moved = refused = 0
     seed, step = np.uint64(seed), np.uint64(step)
+    n_chunks = max(1, min(nb.get_num_threads(), nz))
+    scratch_i = np.empty((n_chunks, 2, DRAW_BLOCK), dtype=np.int64)
+    scratch_r = np.empty((n_chunks, 4, DRAW_BLOCK), dtype=np.uint64)
     for axis in range(3):
         for parity in range(2):
             mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                                 tables.kind, tables.bulk, tables.threshold, tables.cdf, tables.guide,
-                                tables.cap_base, tables.cap_per_tm)
+                                tables.cap_base, tables.cap_per_tm, scratch_i, scratch_r)
             moved += int(mv)
             refused += int(rf)
     return HopStats(moved, refused)
