@@ -16,19 +16,6 @@
 #include "lattice.cuh"
 #include "philox.cuh"
 
-__device__ __forceinline__ bool kmc_gg_pinned(const uint8_t* __restrict__ flags, uint64_t i, uint64_t z, uint64_t y,
-                                              uint64_t x, uint64_t nz, uint64_t ny, uint64_t nx) {
-    const uint64_t nxy = nx * ny;
-    uint8_t f = flags[i];
-    if (x > 0) f |= flags[i - 1];
-    if (x + 1 < nx) f |= flags[i + 1];
-    if (y > 0) f |= flags[i - nx];
-    if (y + 1 < ny) f |= flags[i + nx];
-    if (z > 0) f |= flags[i - nxy];
-    if (z + 1 < nz) f |= flags[i + nxy];
-    return (f & KMC_FLAG_W_COATED) != 0;
-}
-
 extern "C" __global__ void kmc_grain_growth(int32_t* __restrict__ grain, const uint8_t* __restrict__ phase,
                                             const uint8_t* __restrict__ flags, uint64_t nz, uint64_t ny,
                                             uint64_t nx, uint32_t colour, uint64_t seed, uint64_t step,
@@ -45,7 +32,7 @@ extern "C" __global__ void kmc_grain_growth(int32_t* __restrict__ grain, const u
         const uint64_t i = kmc_site(z, y, x, ny, nx);
         const int32_t g = grain[i];
         if (g <= 0 || !kmc_is_tm(phase[i])) continue;
-        if (kmc_gg_pinned(flags, i, z, y, x, nz, ny, nx)) continue;
+        if (kmc_w_pinned(flags, i, z, y, x, nz, ny, nx)) continue;
         const kmc_u32x4 r = draw4(seed, step, colour, i, KMC_STREAM_GRAIN_GROWTH);
         if ((uint64_t)r.y >= attempt) continue;
         const uint32_t k = (uint32_t)(((uint64_t)r.x * 26ull) >> 32);

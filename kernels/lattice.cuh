@@ -49,6 +49,22 @@ __device__ __forceinline__ bool kmc_is_tm(uint8_t ph) {
     return ph == KMC_HYDROXIDE || ph == KMC_ROCK_SALT || ph == KMC_LAYERED;
 }
 
+// A site is pinned by the Li-W-O boundary phase if it or an in-box face neighbour carries
+// KMC_FLAG_W_COATED (kmc.events.grain_growth._pinned): Potts flips and recrystallisation fronts
+// never change its grain.
+__device__ __forceinline__ bool kmc_w_pinned(const uint8_t* __restrict__ flags, uint64_t i, uint64_t z, uint64_t y,
+                                             uint64_t x, uint64_t nz, uint64_t ny, uint64_t nx) {
+    const uint64_t nxy = nx * ny;
+    uint8_t f = flags[i];
+    if (x > 0) f |= flags[i - 1];
+    if (x + 1 < nx) f |= flags[i + 1];
+    if (y > 0) f |= flags[i - nx];
+    if (y + 1 < ny) f |= flags[i + nx];
+    if (z > 0) f |= flags[i - nxy];
+    if (z + 1 < nz) f |= flags[i + nxy];
+    return (f & KMC_FLAG_W_COATED) != 0;
+}
+
 // A Li-source voxel whose Li is used up becomes a pore (kmc.events.li_source.
 // used_up_source_becomes_pore): the release of li_source and the solid-source hops of li_hop.
 __device__ __forceinline__ void kmc_used_up_source_becomes_pore(uint8_t* __restrict__ phase,

@@ -104,7 +104,8 @@ __device__ __forceinline__ int32_t kmc_nuc_eligible(const uint8_t* __restrict__ 
 // thresholds of the sub-step (0 and 2^32 in full sub-steps). gated != 0: return at once when
 // *gate (the previous full sub-step's change count) is 0. Adds to *nuclei, *grown and
 // *changed (nuclei + grown of this sub-step).
-extern "C" __global__ void kmc_nucleation(const uint8_t* __restrict__ phase, int32_t* __restrict__ grain, uint64_t nz,
+extern "C" __global__ void kmc_nucleation(const uint8_t* __restrict__ phase, int32_t* __restrict__ grain,
+                                          const uint8_t* __restrict__ flags, uint64_t nz,
                                           uint64_t ny, uint64_t nx, uint32_t colour, uint32_t pass, uint64_t seed,
                                           uint64_t step, uint64_t thr_nuc, uint64_t thr_tick, int64_t n_prec,
                                           uint32_t gated, const kmc_counter_t* __restrict__ gate,
@@ -124,6 +125,7 @@ extern "C" __global__ void kmc_nucleation(const uint8_t* __restrict__ phase, int
         const int64_t i = (z * Y + y) * X + x;
         const int32_t gi = grain[i];
         if (phase[i] != KMC_LAYERED || gi < 0 || (int64_t)gi > n_prec) continue;
+        if (kmc_w_pinned(flags, (uint64_t)i, (uint64_t)z, (uint64_t)y, (uint64_t)x, nz, ny, nx)) continue;
         bool drawn = false;
         uint32_t r1 = 0;
         if (thr_nuc != 0ull) {

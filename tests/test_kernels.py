@@ -221,6 +221,7 @@ def lattice_for(ev, shape, seed: int) -> Lattice:
             lat.grain[box] = np.where(rng.random(lat.grain[box].shape) < 0.5, N_PREC + 1 + s, lat.grain[box])
             lat.grain[c] = N_PREC + 1 + s
         lat.grain[...] = np.where(kind > 0.995, N_PREC + n + rng.integers(1, 1000, shape), lat.grain)
+        lat.flags[...] = (rng.random(shape) < 0.03).astype(np.uint8)   # a few pinned (Li-W-O) sites
     elif ev.NAME == "grain_growth":  # TM phases, a few grains on both sides of n_pre, coated voxels
         lat.phase[...] = np.where(rng.random(shape) < 0.85, rng.integers(1, 4, shape), rng.integers(0, 8, shape))
         base = rng.integers(0, 7, (shape[0], shape[1], 1))  # runs along x: interior and boundary sites

@@ -45,7 +45,7 @@ def mixed_lattice(n: int = 20, seed: int = 3) -> Lattice:
     lat.li[:] = rng.integers(0, 100, size=shape, dtype=np.uint8)
     lat.tm[:] = rng.integers(1, 100, size=shape, dtype=np.uint8)
     lat.disorder[:] = rng.integers(0, 256, size=shape, dtype=np.uint8)
-    lat.flags[:] = rng.integers(0, 2, size=shape, dtype=np.uint8)
+    lat.flags[:] = (rng.random(shape) < 0.02).astype(np.uint8)     # a few Li-W-O (pinned) sites
     return lat
 
 
@@ -264,10 +264,18 @@ def test_two_grains_share_the_box_without_leftovers():
     assert np.all(own <= np.minimum(d[0], d[1]) + 1.0 + 1e-9)
 
 
-def python_reference_sub_step(phase, grain, n_prec, seed, step, thr_nuc, thr_tick, m=0):
+def python_reference_sub_step(phase, grain, flags, n_prec, seed, step, thr_nuc, thr_tick, m=0):
     """One sub-step m of the documented rule in plain Python (synchronous: decisions see the
     grains at the start of the sub-step); thr_tick None: every grain ticks (full sub-step)."""
     nz, ny, nx = phase.shape
+    coated = (flags & 1) != 0
+    pinned = coated.copy()                 # W_COATED on the site or on an in-box face neighbour
+    for ax in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[ax], hi[ax] = slice(0, -1), slice(1, None)
+        pinned[tuple(lo)] |= coated[tuple(hi)]
+        pinned[tuple(hi)] |= coated[tuple(lo)]
     n = phase.size
     old = grain.copy()
     new = grain.copy()
@@ -287,7 +295,7 @@ def python_reference_sub_step(phase, grain, n_prec, seed, step, thr_nuc, thr_tic
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
-                if phase[z, y, x] != Phase.LAYERED or old[z, y, x] > n_prec:
+                if phase[z, y, x] != Phase.LAYERED or old[z, y, x] > n_prec or pinned[z, y, x]:
                     continue
                 i = (z * ny + y) * nx + x
                 colour = 4 * (z % 2) + 2 * (y % 2) + (x % 2)
@@ -322,10 +330,10 @@ def python_reference_sub_step(phase, grain, n_prec, seed, step, thr_nuc, thr_tic
     return new
 
 
-def python_reference_step(phase, grain, n_prec, seed, step, thr_nuc, thr_frac, n_full):
-    grain = python_reference_sub_step(phase, grain, n_prec, seed, step, thr_nuc, thr_frac)
+def python_reference_step(phase, grain, flags, n_prec, seed, step, thr_nuc, thr_frac, n_full):
+    grain = python_reference_sub_step(phase, grain, flags, n_prec, seed, step, thr_nuc, thr_frac)
     for m in range(1, n_full + 1):
-        new = python_reference_sub_step(phase, grain, n_prec, seed, step, 0, None, m)
+        new = python_reference_sub_step(phase, grain, flags, n_prec, seed, step, 0, None, m)
         if np.array_equal(new, grain):
             break
         grain = new
@@ -337,10 +345,32 @@ def test_kernel_matches_the_python_reference(G_dt):
     lat = mixed_lattice(n=9, seed=5)
     thr = Nucleation(N_PREC, 0.03, 0.0, G_dt, 0.0).thresholds(25.0, 1.0)
     for step in range(6):
-        expected = python_reference_step(lat.phase, lat.grain, N_PREC, 21, step, int(thr[0]), int(thr[1]), int(thr[2]))
-        nucleation_step(lat.phase, lat.grain, N_PREC, 21, step, thr)
+        expected = python_reference_step(lat.phase, lat.grain, lat.flags, N_PREC, 21, step, int(thr[0]), int(thr[1]),
+                                         int(thr[2]))
+        nucleation_step(lat.phase, lat.grain, N_PREC, 21, step, thr, flags=lat.flags)
         assert np.array_equal(lat.grain, expected), f"step {step}"
     assert (lat.grain > N_PREC).sum() > 50
+
+
+def test_a_coated_boundary_stops_the_recrystallisation_front():
+    """Two precursor grains meet at the plane x = 12; a nucleus grows in grain 1 (x < 12). With
+    Li-W-O on grain 1's boundary voxels (x = 11) the front stops at the pinned layer x = 10..12
+    and grain 2 stays unrecrystallised; without the coating it consumes both grains."""
+    results = {}
+    for coated in (False, True):
+        lat = layered_box(24, n_prec=2)
+        lat.grain[:, :, 12:] = 2
+        if coated:
+            lat.flags[:, :, 11] = 1
+        c = (12, 12, 4)
+        site = (c[0] * 24 + c[1]) * 24 + c[2]
+        lat.grain[c] = 3 + site
+        run(event(0.0, 1.0, n_precursor_grains=2), lat, 40)
+        results[coated] = lat.grain
+    assert np.all(results[False] == 3 + (12 * 24 + 12) * 24 + 4), "uncoated: one grain takes the box"
+    g = results[True]
+    assert np.all(g[:, :, :10] > 2), "coated: grain 1 recrystallises up to the pinned layer"
+    assert np.all(g[:, :, 10:13] <= 2) and np.all(g[:, :, 13:] == 2), "and the front does not cross it"
 
 
 def test_several_ticks_per_step_keep_the_front_velocity():

@@ -250,7 +250,8 @@ def _plan_nucleation(event, shape, seed, step, thresholds):
         changed = Counter(f"_changed_{m}")
         for colour in range(N_COLOURS):
             out.append(Launch("nucleation.cu", "kmc_nucleation", _colour_work(shape, colour),
-                              (Field("phase"), Field("grain"), _u64(nz), _u64(ny), _u64(nx), _u32(colour),
+                              (Field("phase"), Field("grain"), Field("flags"), _u64(nz), _u64(ny), _u64(nx),
+                               _u32(colour),
                                _u32(8 * m + colour), _u64(seed), _u64(step), _u64(t_nuc), _u64(t_tick), _i64(n_prec),
                                _u32(m >= 2), gate, Counter("rx_nuclei"), Counter("rx_grown"), changed)))
         out.append(Launch("nucleation.cu", "kmc_nucleation_commit", n, (Field("grain"), _u64(n), changed)))

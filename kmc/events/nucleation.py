@@ -68,8 +68,15 @@ colour c in parallel (no two are 26-neighbours, so no site is written while anot
 reads it); c is the Philox pass index. Thread count, scheduling and backend cannot change a
 result.
 
-Reach: reads ``phase`` and ``grain`` on the 26-neighbourhood, writes ``grain`` at the site;
-no other field is touched. Counters: ``rx_nuclei`` (new grains), ``rx_grown`` (voxels that
+Li-W-O pinning: a voxel that carries ``Flag.W_COATED`` or has a face neighbour that does is
+*pinned* (the rule of `kmc.events.grain_growth`): it neither nucleates nor joins a grain, so
+it keeps its precursor grain. The pinned layer on a coated boundary is three voxels thick,
+more than a front's 26-neighbour reach, so a recrystallised grain cannot cross a coated
+boundary (it may go round it through an uncoated gap): MODEL.md finding 6, the boundary
+phase blocks grain merging, and grains nucleate inside instead.
+
+Reach: reads ``phase`` and ``grain`` on the 26-neighbourhood and ``flags`` on the 6
+face neighbours, writes ``grain`` at the site; no other field is touched. Counters: ``rx_nuclei`` (new grains), ``rx_grown`` (voxels that
 joined a grain), in voxels.
 
 Thresholds for one step, uint64 (3,): [0] T_nuc, [1] T_frac, [2] n_full.
@@ -84,6 +91,7 @@ import numba as nb
 import numpy as np
 
 from kmc.events.arrhenius import arrhenius_per_s
+from kmc.events.grain_growth import _pinned
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, Phase
 
@@ -194,10 +202,10 @@ def _eligible(phase, grain, i, x, y, z, k, nx, ny, nz, offs, interior, n_prec, n
 
 
 @nb.njit(parallel=True, cache=True)
-def _colour_pass(phase, grain, nz, ny, nx, colour, pass_, seed, step, thr_nuc, thr_tick, n_prec, offs):
+def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr_nuc, thr_tick, n_prec, offs):
     """One colour pass of rules 1-3 (module docstring).
 
-    phase uint8 (n,), grain int32 (n,): flat C-order views of (nz, ny, nx) fields; grain is
+    phase, flags uint8 (n,), grain int32 (n,): flat C-order views of (nz, ny, nx) fields; grain is
     changed in place (new members written as -g). colour 0..7; pass_: Philox pass of the
     voxel draws (8 m + colour in sub-step m); thr_nuc, thr_tick uint64;
     n_prec int64; offs int64 (26,). Returns (nuclei, grown), int64 voxel counts.
@@ -221,6 +229,8 @@ def _colour_pass(phase, grain, nz, ny, nx, colour, pass_, seed, step, thr_nuc, t
             gi = grain[i]
             if phase[i] != _LAYERED or gi < 0 or gi > n_prec:
                 continue
+            if _pinned(flags, i, nx, ny * nx, x, y, z, nz, ny):
+                continue    # Li-W-O at the boundary: no nucleus, and no front takes it
             drawn = False
             r1 = np.uint32(0)
             if thr_nuc != 0:
@@ -300,12 +310,14 @@ def _commit(grain):
 
 
 def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: int, seed: int, step: int,
-                    thresholds: np.ndarray, *, nucleate: bool = True) -> tuple[int, int]:
+                    thresholds: np.ndarray, *, nucleate: bool = True,
+                    flags: np.ndarray | None = None) -> tuple[int, int]:
     """One step on (nz, ny, nx) C-contiguous arrays: sub-step 0 (nucleation and the fractional
     tick), then up to n_full sub-steps in which every grain ticks; each sub-step is 8 colour
     passes and a commit pass.
 
-    phase uint8 is read; grain int32 is changed in place and must hold no negative id.
+    phase uint8 is read; grain int32 is changed in place and must hold no negative id; flags
+    uint8 (same shape; None: no coating) is read for the Li-W-O pinning.
     thresholds: uint64 (3,) = [T_nuc, T_frac, n_full] (module docstring); nucleate=False
     ignores T_nuc. Returns (nuclei, grown): new grains and voxels that joined a grain (int).
     """
@@ -323,14 +335,18 @@ def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: in
         raise ValueError(f"grain ids n_precursor_grains + 1 + site overflow int32: n_precursor_grains={n_prec}, "
                          f"{phase.size} sites")
     nz, ny, nx = phase.shape
-    p, g = phase.reshape(-1), grain.reshape(-1)
+    if flags is None:
+        flags = np.zeros(phase.shape, dtype=np.uint8)
+    if flags.dtype != np.uint8 or flags.shape != phase.shape or not flags.flags.c_contiguous:
+        raise ValueError(f"flags must be C-contiguous uint8 of shape {phase.shape}, got {flags.dtype} {flags.shape}")
+    p, g, f = phase.reshape(-1), grain.reshape(-1), flags.reshape(-1)
     offs = neighbour_offsets(phase.shape)
     seed_u, step_u, n_prec_i = np.uint64(seed), np.uint64(step), np.int64(n_prec)
 
     def sub_step(m, thr_nuc, thr_tick):
         nuclei = grown = 0
         for colour in range(N_COLOURS):
-            a, b = _colour_pass(p, g, nz, ny, nx, colour, 8 * m + colour, seed_u, step_u, thr_nuc, thr_tick,
+            a, b = _colour_pass(p, g, f, nz, ny, nx, colour, 8 * m + colour, seed_u, step_u, thr_nuc, thr_tick,
                                 n_prec_i, offs)
             nuclei += int(a)
             grown += int(b)
@@ -433,7 +449,7 @@ class Nucleation:
         """One step on ``lattice`` (grain changed in place). Returns the counters (voxels)."""
         nucleate = self.mode == "constant" or int(step) == int(self.saturation_step)
         nuclei, grown = nucleation_step(lattice.phase, lattice.grain, self.n_precursor_grains, seed, step,
-                                        thresholds, nucleate=nucleate)
+                                        thresholds, nucleate=nucleate, flags=lattice.flags)
         return {"rx_nuclei": nuclei, "rx_grown": grown}
 
 
