@@ -125,17 +125,28 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
             be, ce = _end(measured, "ncm90_bare"), _end(measured, f"ncm90_{label}")
             if None in (b500, c500, be, ce):
                 continue
+            void_c, void_b = C.central_void_radius_nm(ce), C.central_void_radius_nm(be)
+            same_500 = (c500["grain_count"] == b500["grain_count"]
+                        and abs(c500["grain_d_mean_nm"] - b500["grain_d_mean_nm"]) < 1.0)
             lines.append(f"- **Coating ({label}).** Core layered at the end {ce['core_tm_frac_layered']:.1%} (bare "
                          f"{be['core_tm_frac_layered']:.1%}); core / shell porosity at the end {ce['core_porosity']:.2f} / "
-                         f"{ce['shell_porosity']:.2f} (bare {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}): both have a "
-                         "porous centre, open to the outside and partly wetted by the Li melt (the cross-sections), so the "
-                         f"closed-pore void measure reads near zero for both; grains at 500 °C {c500['grain_count']:.0f} (bare "
-                         f"{b500['grain_count']:.0f}), mean {c500['grain_d_mean_nm']:.0f} nm (bare {b500['grain_d_mean_nm']:.0f} nm). "
-                         "At 500 °C no layered grain has nucleated yet (the bare and coated grain counts are those of "
-                         "the precursor; recrystallisation runs between 500 and 650 °C in this parameter set), so the Li-W-O pinning, which acts on grain growth and merging, has had "
-                         f"nothing to act on. After the program the coated particle has {ce['grain_count']:.0f} grains of "
-                         f"{ce['grain_d_mean_nm']:.0f} nm against {be['grain_count']:.0f} of {be['grain_d_mean_nm']:.0f} nm: the "
-                         "effect appears, but above 500 °C.")
+                         f"{ce['shell_porosity']:.2f} (bare {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}), closed "
+                         f"central void radius {void_c:.0f} nm (bare {void_b:.0f} nm)"
+                         + (": the coated centre is the more porous one" if ce["core_porosity"] - ce["shell_porosity"]
+                            > be["core_porosity"] - be["shell_porosity"] else "")
+                         + "; grains at 500 °C "
+                         f"{c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), mean {c500['grain_d_mean_nm']:.0f} nm "
+                         f"(bare {b500['grain_d_mean_nm']:.0f} nm). "
+                         + ("At 500 °C both still have the precursor's grains: recrystallisation runs between 500 and "
+                            "650 °C in this parameter set, so the Li-W-O pinning (of recrystallisation fronts, grain growth "
+                            "and merging) has had nothing to act on yet. " if same_500 else
+                            "At 500 °C recrystallisation has begun: new nuclei add grains before they consume the "
+                            "precursor's, and pinned sites do not nucleate, so the coated particle does not yet have "
+                            "the more, smaller grains. ")
+                         + f"After the program the coated particle has {ce['grain_count']:.0f} grains of "
+                         f"{ce['grain_d_mean_nm']:.0f} nm against {be['grain_count']:.0f} of {be['grain_d_mean_nm']:.0f} nm"
+                         + (": the effect appears, but above 500 °C." if ce["grain_count"] > be["grain_count"]
+                            and ce["grain_d_mean_nm"] < be["grain_d_mean_nm"] else "."))
     if "predehydrated" in failing:
         v = next(v for v in verdicts if v.key == "predehydrated")
         lines.append(f"- **Pre-dehydrated surface.** Largest |shell - core layered| up to 600 °C: "
