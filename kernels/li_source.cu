@@ -1,6 +1,6 @@
 // The Li source: kmc/events/li_source.py (_site_rules, _pair_pass, _pair), bit for bit.
 //
-// Thresholds th: uint64 (9,) from LiSource.thresholds: [hydrate, melted flag, wetting,
+// Thresholds th: uint64 (9,) from LiSource.thresholds: [hydrate, melt state (1 solid, 2 molten), wetting,
 // then (whole, frac) of the release per source phase LIOH, LIOH_MELT, LI2CO3].
 // Capacity tables cap_base, cap_per_tm: int32 (256,) (kmc.events.li_hop.capacity_tables).
 #include "lattice.cuh"
@@ -12,12 +12,13 @@
 #define KMC_LS_T_RELEASE 3
 
 // Rules 1-2 (pass 0), reach: the site. Hydrate LIOH_H2O -> LIOH with probability th[0]
-// (its li quanta of H2O go to *h2o_q); then LIOH -> melt when th[1] != 0, melt -> LIOH when 0.
+// (its li quanta of H2O go to *h2o_q); then LIOH -> melt when th[1] == 2, melt -> LIOH when 1.
 extern "C" __global__ void kmc_li_source_sites(uint8_t* __restrict__ phase, const uint8_t* __restrict__ li,
                                                uint64_t n, const uint64_t* __restrict__ th, uint64_t seed,
                                                uint64_t step, kmc_counter_t* __restrict__ h2o_q) {
     const uint64_t hydrate = th[KMC_LS_T_HYDRATE];
-    const bool melted = th[KMC_LS_T_MELTED] != 0ull;
+    const bool melted = th[KMC_LS_T_MELTED] == 2ull;
+    const bool frozen = th[KMC_LS_T_MELTED] == 1ull;
     kmc_counter_t h2o = 0;
     for (uint64_t i = kmc_thread_index(); i < n; i += kmc_grid_stride()) {
         uint8_t ph = phase[i];
@@ -30,7 +31,7 @@ extern "C" __global__ void kmc_li_source_sites(uint8_t* __restrict__ phase, cons
         }
         if (ph == KMC_LIOH && melted) {
             phase[i] = KMC_LIOH_MELT;
-        } else if (ph == KMC_LIOH_MELT && !melted) {
+        } else if (ph == KMC_LIOH_MELT && frozen) {
             phase[i] = KMC_LIOH;
         }
     }

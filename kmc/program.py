@@ -63,6 +63,10 @@ class TemperatureProgram:
     def duration_s(self) -> float:
         return self.pieces[-1].t1_s
 
+    def quenches_at(self, t_s: float) -> bool:
+        """Whether a quench (an instantaneous drop) takes effect at furnace time t (s)."""
+        return any(p.kind == "quench" and p.t0_s == t_s for p in self.pieces)
+
     def piece_at(self, t_s: float) -> Piece:
         """The piece in force at t (the later one at a boundary; quenches have taken effect)."""
         current = self.pieces[0]

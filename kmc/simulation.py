@@ -248,6 +248,13 @@ class Simulation:
                 continue
             for name, value in self.backend.apply(ev, self._lattice, self.cfg.seed, step, thresholds).items():
                 self.counters[name] += value
+        if self.program.quenches_at(t_new):   # instantaneous rules (melting) at the quenched temperature
+            T_after = self.program.T_C(t_new)
+            for ev in self.events:
+                if getattr(ev, "INSTANT_RULES", False):
+                    th = ev.thresholds(T_after, 0.0)
+                    for name, value in self.backend.apply(ev, self._lattice, self.cfg.seed, step, th).items():
+                        self.counters[name] += value
         self.clock = Clock(step + 1, t_new, self.program.T_C(t_new))
 
     def _output_counters(self, tables: ObservationTables | None = None) -> dict[str, int]:

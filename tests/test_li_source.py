@@ -153,3 +153,34 @@ def test_solid_source_keeps_feeding_the_contact_through_li_hops():
     fed = run(diffusivity_from_hop_rate(1.0, 50.0))
     assert stuck == contact_layer
     assert fed > 2 * contact_layer, (stuck, fed)
+
+
+def test_melt_freezes_below_the_melting_point_and_at_a_quench():
+    """Melting is a state rule: melt -> LiOH whenever T < T_m (the threshold entry says SOLID, so
+    the event runs even when nothing else would), and a simulation applies it again right after
+    a quench: a run quenched from 500 °C ends with solid LiOH and no melt, Li unchanged."""
+    from kmc.config import parse_config
+    from kmc.events.li_source import MOLTEN, SOLID, T_MELTED
+    from kmc.simulation import Simulation
+    from tests.conftest import tiny_dict
+
+    lat = Lattice.empty((6, 6, 6))
+    lat.phase[:3], lat.li[:3] = Phase.LIOH_MELT, 50
+    ev = source(lioh_release=(0.0, 0.0), melt_release=(0.0, 0.0), wetting=(0.0, 0.0), hydrate=(0.0, 0.0))
+    th = ev.thresholds(300.0, 0.0)
+    assert th[T_MELTED] == SOLID and ev.thresholds(500.0, 0.0)[T_MELTED] == MOLTEN
+    ev.cpu_pass(lat, 1, 0, th)
+    assert np.all(lat.phase[:3] == Phase.LIOH) and np.all(lat.li[:3] == 50)
+
+    cfg = parse_config(tiny_dict(lattice={"shape": [16, 16, 16]}, particle={"radius_um": 0.3}, program={"start_C": 25.0, "segments": [
+        {"ramp_to_C": 500.0, "rate_C_per_min": 50.0}, {"hold_h": 0.05}, {"quench_to_C": 25.0}]}))
+    sim = Simulation.from_config(cfg)
+    li0 = int(sim.lattice.li.sum(dtype=np.int64))
+    melt_before_quench = 0
+    for clock in sim.steps():
+        if clock.temperature_C > 400.0:
+            melt_before_quench = int((sim.lattice.phase == Phase.LIOH_MELT).sum())
+    assert melt_before_quench > 0, "the source melted on the way"
+    assert sim.clock.temperature_C == 25.0
+    assert not (sim.lattice.phase == Phase.LIOH_MELT).any(), "a quenched melt is solid LiOH"
+    assert int(sim.lattice.li.sum(dtype=np.int64)) == li0

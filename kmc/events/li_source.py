@@ -6,7 +6,9 @@ Four rules, one mechanism (the source's side of Li supply), applied in this orde
    with p = 1 - exp(-k_h dt), k_h = nu_h exp(-Ea_h/RT); one H2O per Li (counter
    ``h2o_q``). Reach: the site.
 2. Melting at T_m = 462 °C: LIOH -> LIOH_MELT when T >= T_m, back when T < T_m (the melt
-   holds at most as much Li as a dense LiOH voxel, so it fits). Deterministic. Reach: the site.
+   holds at most as much Li as a dense LiOH voxel, so it fits). Deterministic and instantaneous
+   (``INSTANT_RULES``): the simulation applies it again at the new temperature right after a
+   quench, so a quenched melt is solid LiOH. Reach: the site.
 3. Release: a source voxel (LIOH, LIOH_MELT, LI2CO3) that shares a face with a TM voxel
    (HYDROXIDE, ROCK_SALT, LAYERED) passes Li quanta to it at w = nu_s exp(-Ea_s/RT) quanta per
    second per contact face (s: LiOH solid, melt, or Li2CO3), n = floor(w dt) + Bernoulli(frac)
@@ -60,6 +62,7 @@ LIOH_H2O, LIOH, MELT, LI2CO3 = (np.uint8(p) for p in (Phase.LIOH_H2O, Phase.LIOH
 
 # thresholds layout (uint64): see LiSource.thresholds
 T_HYDRATE, T_MELTED, T_WET = 0, 1, 2
+SOLID, MOLTEN = 1, 2   # thresholds[T_MELTED]: the state of the source at T (never 0, so the event always runs)
 T_RELEASE = 3  # then (whole, frac) for LIOH, MELT, LI2CO3: indices 3..8
 
 
@@ -67,7 +70,8 @@ T_RELEASE = 3  # then (whole, frac) for LIOH, MELT, LI2CO3: indices 3..8
 def _site_rules(phase, li, th, seed, step):
     """Rules 1-2. phase, li: uint8 (n,). Returns H2O quanta released by the hydrate (int64)."""
     h2o = np.int64(0)
-    melted = th[T_MELTED] != 0
+    melted = th[T_MELTED] == MOLTEN
+    frozen = th[T_MELTED] == SOLID
     for i in nb.prange(phase.size):
         ph = phase[i]
         if ph == LIOH_H2O:
@@ -77,7 +81,7 @@ def _site_rules(phase, li, th, seed, step):
                 ph = LIOH
         if ph == LIOH and melted:
             phase[i] = MELT
-        elif ph == MELT and not melted:
+        elif ph == MELT and frozen:
             phase[i] = LIOH
     return h2o
 
@@ -221,6 +225,7 @@ class LiSource:
     REACH = REACH
     PARAMETERS = PARAMETERS
     COUNTERS = ("h2o_q", "li_handed_lioh", "li_handed_li2co3")
+    INSTANT_RULES = True   #: melting/freezing acts at once: applied again (dt = 0) right after a quench
 
     @classmethod
     def from_params(cls, params, cap_base: np.ndarray, cap_per_tm: np.ndarray) -> "LiSource":
@@ -241,9 +246,10 @@ class LiSource:
         return {int(Phase.LIOH_H2O): arrhenius_per_s(*self.hydrate, T_C)}
 
     def thresholds(self, T_C: float, dt_s: float) -> np.ndarray:
-        """uint64 (9,): hydrate, melted flag, wetting, then (whole, frac) release per source phase."""
+        """uint64 (9,): hydrate, melt state (SOLID 1 / MOLTEN 2), wetting, then (whole, frac) release
+        per source phase."""
         th = [probability_threshold(-math.expm1(-arrhenius_per_s(*self.hydrate, T_C) * dt_s)),
-              1 if T_C >= self.melting_point_C else 0,
+              MOLTEN if T_C >= self.melting_point_C else SOLID,
               probability_threshold(-math.expm1(-arrhenius_per_s(*self.wetting, T_C) * dt_s))]
         for rate in self.release_rate_per_s(T_C).values():
             th += _whole_and_fraction(rate * dt_s)
