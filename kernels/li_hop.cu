@@ -137,7 +137,7 @@ extern "C" __global__ void kmc_li_hop_pairs(uint8_t* __restrict__ phase, const i
         } else if (ki == KMC_KIND_MELT && kj == KMC_KIND_MELT) {
             med = KMC_MEDIUM_MELT;
         } else if (ki == KMC_KIND_MELT || kj == KMC_KIND_MELT) {
-            med = KMC_MEDIUM_SURFACE;
+            continue;  // melt - TM: li_source's release (one way), no hop back into the melt
         } else {
             med = bulk[pi];
             const int32_t mb = bulk[pj];

@@ -120,7 +120,7 @@ def ref_medium(thr, phase, grain, env, a, b):
     if melt_a and melt_b:
         return Medium.MELT
     if melt_a or melt_b:
-        return Medium.SURFACE
+        return None              # melt - TM: the li_source release, one way; no hop
     slower = min((BULK[pa], BULK[pb]), key=lambda m: (thr[m], m))
     open_paths = [slower]
     if grain[a] != grain[b] or (env[a] & ENV_BOUNDARY and env[b] & ENV_BOUNDARY):
@@ -307,7 +307,7 @@ def test_environment_flags_and_pair_media():
     assert med((1, 0, 0), (1, 1, 0)) is None                               # into the pore
     assert med((1, 1, 1), (0, 1, 1)) == Medium.LAYERED
     assert med((0, 0, 5), (0, 1, 5)) == Medium.MELT
-    assert med((0, 0, 4), (0, 0, 5)) == Medium.SURFACE                     # melt wets the solid
+    assert med((0, 0, 4), (0, 0, 5)) is None                               # melt - solid: release, not a hop
     assert med((2, 2, 3), (2, 2, 4)) is None                               # solid source: immobile
     lat.phase[0, 0, 1] = Phase.ROCK_SALT
     assert ref_medium(thr, lat.phase, lat.grain, env, (0, 0, 0), (0, 0, 1)) == Medium.ROCK_SALT  # the slower side
