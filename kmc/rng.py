@@ -80,6 +80,50 @@ def draw4(seed, step, pass_, site, stream):
                          np.uint32(seed & np.uint64(0xFFFFFFFF)), np.uint32(seed >> np.uint64(32)))
 
 
+_M0 = np.uint64(PHILOX_M0)
+_M1 = np.uint64(PHILOX_M1)
+_W0 = np.uint64(PHILOX_W0)
+_W1 = np.uint64(PHILOX_W1)
+_LO32 = np.uint64(0xFFFFFFFF)
+
+
+@nb.njit(inline="always", cache=True)
+def philox_lanes(c0, c1, c2, c3, k0, k1, m):
+    """Philox4x32-10 on m independent lanes, in place: c0..c3 uint64 (>= m,) hold 32-bit
+    counter words and receive the 4 output words; k0, k1 the key words (uint64 < 2^32).
+
+    Bit for bit `philox4x32_10` per lane, written lane-parallel so that LLVM vectorises it
+    (AVX2 vpmuludq): ~2.5x the throughput of one call at a time."""
+    for _ in range(10):
+        for j in range(m):
+            p0 = _M0 * c0[j]
+            p1 = _M1 * c2[j]
+            n0 = ((p1 >> np.uint64(32)) ^ c1[j] ^ k0) & _LO32
+            n2 = ((p0 >> np.uint64(32)) ^ c3[j] ^ k1) & _LO32
+            c1[j] = p1 & _LO32
+            c3[j] = p0 & _LO32
+            c0[j] = n0
+            c2[j] = n2
+        k0 = (k0 + _W0) & _LO32
+        k1 = (k1 + _W1) & _LO32
+
+
+@nb.njit(inline="always", cache=True)
+def draw4_lanes(sites, base, m, c0, c1, c2, c3, seed, step, pass_, stream):
+    """``draw4(seed, step, pass_, base + sites[j], stream)`` for j < m, into the lanes c0..c3
+    (uint64 (>= m,): the four words of each draw). seed, step uint64; sites int64."""
+    hi = (np.uint64(pass_ & 0xFF) << np.uint64(8)) | (np.uint64(stream & 0xFFFF) << np.uint64(16))
+    s_lo = step & _LO32
+    s_hi = step >> np.uint64(32)
+    for j in range(m):
+        site = np.uint64(base + sites[j])
+        c0[j] = site & _LO32
+        c1[j] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | hi
+        c2[j] = s_lo
+        c3[j] = s_hi
+    philox_lanes(c0, c1, c2, c3, seed & _LO32, seed >> np.uint64(32), m)
+
+
 def probability_threshold(p: float) -> np.uint64:
     """Integer threshold for an event of probability p: it fires when a uint32 draw < threshold.
 

@@ -212,15 +212,15 @@ def test_kernel_equals_reference_rule(shape):
 
 
 def test_lane_parallel_philox_equals_draw4():
-    from kmc.events.grain_growth import _draw_lanes
+    from kmc.rng import draw4_lanes
 
     rng = np.random.default_rng(4)
     for seed, step, colour, row in [(0, 0, 0, 0), (2 ** 64 - 1, 2 ** 40 + 3, 7, 2 ** 36 + 5),
                                     (123456789123, 99, 3, 4096)]:
         cand = np.sort(rng.choice(1000, 37, replace=False)).astype(np.int64)
         lanes = np.zeros((4, 40), dtype=np.uint64)
-        _draw_lanes(cand, row, len(cand), lanes[0], lanes[1], lanes[2], lanes[3],
-                    np.uint64(seed), np.uint64(step), colour)
+        draw4_lanes(cand, row, len(cand), lanes[0], lanes[1], lanes[2], lanes[3],
+                    np.uint64(seed), np.uint64(step), colour, int(Stream.GRAIN_GROWTH))
         for j, x in enumerate(cand):
             expected = draw4(np.uint64(seed), np.uint64(step), colour, np.uint64(row + x), int(Stream.GRAIN_GROWTH))
             assert tuple(int(v) for v in lanes[:, j]) == tuple(int(v) for v in expected)

@@ -90,8 +90,7 @@ import numba as nb
 import numpy as np
 
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
-from kmc.rng import Stream, probability_threshold
-from kmc.events.grain_growth import _philox_lanes
+from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.events.li_source import used_up_source_becomes_pore
 from kmc.state import Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
 
@@ -142,8 +141,6 @@ TWO32 = 4294967296.0
 _PORE = np.uint8(Phase.PORE)
 _MELT = np.uint8(Phase.LIOH_MELT)
 _SOURCE_MEDIUM = int(Medium.SOURCE)
-_LO32 = np.uint64(0xFFFFFFFF)
-_STREAM_BITS = np.uint64(int(STREAM) & 0xFFFF) << np.uint64(16)
 
 
 # -- host-side tables ------------------------------------------------------------------------
@@ -460,18 +457,12 @@ DRAW_BLOCK = 1024
 
 
 @nb.njit(cache=True, _nrt=False)
-def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0, k1, stride,
+def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pass_id, stride,
                     cdf, guide, cap_base, cap_per_tm):
     """Draw (lane-parallel, bit for bit ``draw4``) and apply the m listed pair couples: cand[:m] the
     lower voxel i of pair 2u, mab[:m] = (m_a + 1) | (m_b + 1) << 8 the media of pairs 2u (lower
     voxel i) and 2u + 1 (lower voxel i + 2 stride), 0 for no hop. Returns (moved, refused)."""
-    for k in range(m):
-        site = np.uint64(cand[k])
-        c0[k] = site & _LO32
-        c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
-        c2[k] = s_lo
-        c3[k] = s_hi
-    _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+    draw4_lanes(cand, 0, m, c0, c1, c2, c3, seed, step, pass_id, STREAM)
     moved = np.int64(0)
     refused = np.int64(0)
     for k in range(m):
@@ -525,11 +516,6 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     c1 = scratch_r[ch, 1]
     c2 = scratch_r[ch, 2]
     c3 = scratch_r[ch, 3]
-    c1_hi = (np.uint64(pass_id & 0xFF) << np.uint64(8)) | _STREAM_BITS
-    s_lo = step & _LO32
-    s_hi = step >> np.uint64(32)
-    k0 = seed & _LO32
-    k1 = seed >> np.uint64(32)
     moved = np.int64(0)
     refused = np.int64(0)
     m = 0
@@ -552,13 +538,13 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                 mab[m] = (ma + 1) | ((mb + 1) << 8)
                 m += 1
                 if m == cand.size:
-                    mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0,
-                                             k1, stride, cdf, guide, cap_base, cap_per_tm)
+                    mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pass_id,
+                                             stride, cdf, guide, cap_base, cap_per_tm)
                     moved += mv
                     refused += rf
                     m = 0
     if m > 0:
-        mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, c1_hi, s_lo, s_hi, k0, k1, stride,
+        mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pass_id, stride,
                                  cdf, guide, cap_base, cap_per_tm)
         moved += mv
         refused += rf

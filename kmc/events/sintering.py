@@ -92,8 +92,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from kmc.events.grain_growth import _philox_lanes
-from kmc.rng import Stream, probability_threshold
+from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
 
 NAME = "sintering"
@@ -446,22 +445,14 @@ def _widen_extent(ext, rr, x):
         ext[rr, 1] = x
 
 
-_LO32 = np.uint64(0xFFFFFFFF)
-_STREAM_BITS = np.uint64(STREAM & 0xFFFF) << np.uint64(16)
 
 
 @nb.njit(cache=True, _nrt=False)
-def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m, k0, k1,
-                   c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz, nz, ny, nx, offs, gbW):
+def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m, seed, step,
+                   key_pass, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz, nz, ny, nx, offs, gbW):
     """Draw (lane-parallel) and attempt the m listed pairs cand[:m] (lower voxels, flat), whose
     rows are czy[:m] = z << 32 | y. Returns (swaps, transfers, emptied)."""
-    for k in range(m):
-        site = np.uint64(cand[k])
-        c0[k] = site & _LO32
-        c1[k] = ((site >> np.uint64(32)) & np.uint64(0xFF)) | c1_hi
-        c2[k] = s_lo
-        c3[k] = s_hi
-    _philox_lanes(c0, c1, c2, c3, k0, k1, m)
+    draw4_lanes(cand, 0, m, c0, c1, c2, c3, seed, step, key_pass, STREAM)
     n_swaps = 0
     n_transfers = 0
     n_emptied = 0
@@ -501,7 +492,7 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     rows of the pass are split into n_chunks contiguous chunks, one scratch row each.
     Row after row, (1) the pairs that can move are listed (a table look-up of the two screen
     codes) into a block of up to w pairs; when the next row would not fit, and at the end,
-    (2) the block's draws are computed lane-parallel (`_philox_lanes`, bit for bit `draw4`) and
+    (2) the block's draws are computed lane-parallel (`kmc.rng.draw4_lanes`, bit for bit `draw4`) and
     (3) the pairs with r0 < attempt_thr attempt (`_attempt`), in listed order (`_attempt_block`).
     The pairs of a pass never write into each other's 4 x 3 x 3 box, so listing many rows before
     any attempt sees the same state as the pair by pair order, and neither the block size, the
@@ -544,11 +535,6 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
     nyc = max(0, (ey - oy + sy - 1) // sy)
     n_rows = nzc * nyc
     n_chunks = scratch_x.shape[0]
-    c1_hi = (np.uint64(key_pass & 0xFF) << np.uint64(8)) | _STREAM_BITS
-    s_lo = step & _LO32
-    s_hi = step >> np.uint64(32)
-    k0 = seed & _LO32
-    k1 = seed >> np.uint64(32)
     cand = scratch_x[ch, 0]
     czy = scratch_x[ch, 1]
     m = 0
@@ -585,8 +571,8 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
         x0 = ox if x_lo <= ox else ox + (x_lo - ox + sx - 1) // sx * sx
         if m + (x_hi - x0) // sx + 1 > cand.size:     # the block is full: draw and attempt it
             a, b, e = _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2,
-                                     c3, m, k0, k1, c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy,
-                                     dx, boltz, nz, ny, nx, offs, gbW)
+                                     c3, m, seed, step, key_pass, attempt_thr, stride, rstride, sx3, dz, dy, dx,
+                                     boltz, nz, ny, nx, offs, gbW)
             n_swaps += a
             n_transfers += b
             n_emptied += e
@@ -599,8 +585,8 @@ def _pass_chunk(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pa
             m += np.int64(_MOVABLE[(np.int64(code[i]) << np.int64(8)) | np.int64(code[i + stride])])
     if m > 0:
         a, b, e = _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m,
-                                 k0, k1, c1_hi, s_lo, s_hi, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz,
-                                 nz, ny, nx, offs, gbW)
+                                 seed, step, key_pass, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz, nz, ny,
+                                 nx, offs, gbW)
         n_swaps += a
         n_transfers += b
         n_emptied += e
