@@ -129,6 +129,7 @@ extern "C" __global__ void kmc_sintering_pairs(uint8_t* __restrict__ phase, int3
             num = kmc_sinter_bond_c(g_d, g_r, true, gbw) * fd * fr -
                   kmc_sinter_bond_c(q < tm_d ? g_d : 0, g_r, q < tm_d, gbw) * fd2 * fr2;
         }
+        bool floats = false;  // a swap that would leave the solid with no neighbour holding matter
         for (int side = 0; side < 2; ++side) {
             const uint64_t t = side == 0 ? rv : d;
             const bool at_i = side == 0 ? !j_first : j_first;
@@ -138,10 +139,15 @@ extern "C" __global__ void kmc_sintering_pairs(uint8_t* __restrict__ phase, int3
             int64_t n, A, B;
             kmc_sinter_sums(phase, tm, grain, volw, neutral, t, g, at_i ? z : z + dz, at_i ? y : y + dy,
                             at_i ? x : x + dx, inz, iny, inx, &n, &A, &B);
+            if (swap && side == 1 && A == 0) {
+                floats = true;
+                break;
+            }
             const int64_t e_new = b_new ? 16 * A - gbw * B : 16 * A;
             const int64_t e_old = b_old ? 16 * A - gbw * B : 16 * A;
             num += 8 * f_full * n * (f_new - f_old) - f_new * e_new + f_old * e_old;
         }
+        if (floats) continue;
         if (num > 0) {
             int64_t level = (num * 32) / den;
             if (level > (int64_t)n_boltz - 1) level = (int64_t)n_boltz - 1;

@@ -329,6 +329,19 @@ def _reference_energy_num(ph, tm, g, sites, shape, gbW):
     return total
 
 
+def _reference_neighbours(site, shape):
+    """Flat indices of the in-box 26-neighbours of a flat site."""
+    z, y, x = np.unravel_index(site, shape)
+    out = []
+    for dz in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                c = (z + dz, y + dy, x + dx)
+                if (dz, dy, dx) != (0, 0, 0) and all(0 <= c[a] < shape[a] for a in range(3)):
+                    out.append(int(np.ravel_multi_index(c, shape)))
+    return out
+
+
 def _reference_step(lat, seed, step, thr, kT, gb, n_sub):
     """The rule of the module docstring, written plainly: pass after pass, pair after pair, one
     draw4 per pair, dE from the contact energy before and after the move. Returns the counters."""
@@ -350,6 +363,10 @@ def _reference_step(lat, seed, step, thr, kT, gb, n_sub):
                     continue
                 if (pi == 0 and S._IS_TM[pj]) or (pj == 0 and S._IS_TM[pi]):
                     kind = "swap"
+                    pore, solid = (i, j) if pi == 0 else (j, i)
+                    near = [k for k in _reference_neighbours(pore, shape) if k != solid]
+                    if all(ph[k] == Phase.PORE for k in near):
+                        continue                       # the solid would float free in the gas
                 elif pi == pj and S._IS_TM[pi]:
                     kind = "transfer"
                     d, r = (i, j) if r2 & 1 == 0 else (j, i)
@@ -408,6 +425,26 @@ def test_optimised_pass_equals_the_plain_reference(shape, thr, kT, gb, n_sub):
         assert digest(fast) == digest(ref)
         totals = {k: totals[k] + out[k] for k in totals}
     assert totals["sinter_swaps"] > 20 and totals["sinter_transfers"] > 5 and totals["sinter_emptied"] > 0
+
+
+def test_no_voxel_floats_off_into_the_gas():
+    """Matter moves along surfaces, not through the gas. A solid voxel next to a block of Li
+    source (neutral: it never moves, but it is matter) wanders over the block's surface at a
+    high lattice temperature, and always touches it; a voxel alone in the gas never moves."""
+    lat = Lattice.empty((10, 10, 10))
+    lat.phase[:4, :, :], lat.li[:4] = Phase.LIOH, 91                  # the block, z < 4
+    lat.phase[4, 5, 5], lat.tm[4, 5, 5], lat.grain[4, 5, 5] = Phase.LAYERED, 73, 1
+    lat.phase[8, 1, 1], lat.tm[8, 1, 1], lat.grain[8, 1, 1] = Phase.LAYERED, 73, 2   # alone in the gas
+    visited = set()
+    for step in range(40):
+        S.sinter_step(lat, 5, step, HALF, 8.0, 0.5, 3)
+        here = [tuple(c) for c in np.argwhere(lat.grain == 1)]
+        assert len(here) == 1
+        z, y, x = here[0]
+        visited.add(here[0])
+        assert z == 4, f"step {step}: the voxel left the surface of the block for {here[0]}"
+        assert lat.grain[8, 1, 1] == 2, "a lone voxel stays where it is"
+    assert len(visited) > 3, "it does move over the surface"
 
 
 def test_draw_block_size_does_not_change_the_result(monkeypatch):

@@ -26,7 +26,10 @@ outside the box do not exist (no contact, no energy).
 Moves, for one face pair (i, j = i + e_axis), i the lower voxel:
 
 * swap: one voxel PORE, the other TM solid -> all six fields are exchanged (the solid voxel
-  moves whole, with grain, Li, disorder and flags).
+  moves whole, with grain, Li, disorder and flags), unless the pore has no neighbour other than
+  the solid voxel that holds matter (every other in-box 26-neighbour PORE): matter moves along
+  surfaces and through the solid, not through the gas (no evaporation; without this rule a
+  lone voxel, which moves at dE = 0, drifts off into the furnace atmosphere).
 * transfer (consolidation): both TM solid of the same phase, at least one below its dense
   quanta n_d(phase) = `kmc.state.dense_quanta_per_voxel` (136 rock salt, 73 layered, 64
   hydroxide). Donor d = i if bit 0 of r2 is 0 else j, receiver r the other (unbiased
@@ -349,6 +352,8 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
                 Fk, Bk = _contact(fg[k], g)
                 A += Fk
                 B += Bk
+        if kind == 1 and t == 1 and A == 0:
+            return 0, d, r, zero, zero, zero    # the solid would float free: no transport through the gas
         if g <= 0:
             B = zero
         A16 = np.int64(16) * A
