@@ -91,7 +91,7 @@ import numpy as np
 
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
 from kmc.rng import Stream, draw4_lanes, probability_threshold
-from kmc.events.li_source import used_up_source_becomes_pore
+from kmc.events.li_source import face_pair_lines, used_up_source_becomes_pore
 from kmc.state import Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
 
 NAME = "li_hop"
@@ -491,24 +491,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     its own voxels and the step's flags, so listing before applying sees the pair-by-pair state.
     Compiled without reference counting (nothing is allocated)."""
     pass_id = 2 * axis + parity
-    z0, zs, zn = 0, 1, nz
-    y0, ys, yn = 0, 1, ny
-    x0, xs, xn = 0, 1, nx
-    if axis == 0:
-        stride = ny * nx
-        z0, zs, zn = parity, 4, (nz - parity) // 2
-        n_t = zn
-        zn = (zn + 1) // 2
-    elif axis == 1:
-        stride = nx
-        y0, ys, yn = parity, 4, (ny - parity) // 2
-        n_t = yn
-        yn = (yn + 1) // 2
-    else:
-        stride = 1
-        x0, xs, xn = parity, 4, (nx - parity) // 2
-        n_t = xn
-        xn = (xn + 1) // 2
+    z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, n_t = face_pair_lines(nz, ny, nx, axis, parity, 2)
     n_chunks = scratch_i.shape[0]
     cand = scratch_i[ch, 0]
     mab = scratch_i[ch, 1]

@@ -164,6 +164,32 @@ def _pair(i, j, phase, li, tm, grain, disorder, th, cap_base, cap_per_tm, seed, 
     return 0, 0
 
 
+@nb.njit(inline="always")
+def face_pair_lines(nz, ny, nx, axis, parity, group):
+    """Loop bounds of a face-pair pass (shared with `kmc.events.li_hop`): the lower voxels i of
+    the pairs (i, i + e_axis) have coordinate c = parity + 2 t along the axis, t = 0 .. n_t - 1,
+    n_t = (n_axis - parity) // 2, and are visited ``group`` pairs (1 or 2) per loop iteration.
+    Returns (z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, n_t): coordinate = start + step * index,
+    index < count per dimension (along the axis: step 2 group, count ceil(n_t / group)), and the
+    flat offset of e_axis."""
+    z0, zs, zn = 0, 1, nz
+    y0, ys, yn = 0, 1, ny
+    x0, xs, xn = 0, 1, nx
+    if axis == 0:
+        stride = ny * nx
+        n_t = (nz - parity) // 2
+        z0, zs, zn = parity, 2 * group, (n_t + group - 1) // group
+    elif axis == 1:
+        stride = nx
+        n_t = (ny - parity) // 2
+        y0, ys, yn = parity, 2 * group, (n_t + group - 1) // group
+    else:
+        stride = 1
+        n_t = (nx - parity) // 2
+        x0, xs, xn = parity, 2 * group, (n_t + group - 1) // group
+    return z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, n_t
+
+
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity):
     """One pair pass. pf, lf, tf, df: uint8 (n,), gf: int32 (n,), flat views of (nz, ny, nx) fields.
@@ -171,18 +197,7 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
     Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
     c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
     """
-    z0, zs, zn = 0, 1, nz
-    y0, ys, yn = 0, 1, ny
-    x0, xs, xn = 0, 1, nx
-    if axis == 0:
-        stride = ny * nx
-        z0, zs, zn = parity, 2, (nz - parity) // 2
-    elif axis == 1:
-        stride = nx
-        y0, ys, yn = parity, 2, (ny - parity) // 2
-    else:
-        stride = 1
-        x0, xs, xn = parity, 2, (nx - parity) // 2
+    z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, _ = face_pair_lines(nz, ny, nx, axis, parity, 1)
     from_lioh = np.int64(0)
     from_li2co3 = np.int64(0)
     for tz in nb.prange(zn):
