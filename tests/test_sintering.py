@@ -461,6 +461,27 @@ def test_draw_block_size_does_not_change_the_result(monkeypatch):
     assert sum(c["sinter_swaps"] for c in results[0][1]) > 20
 
 
+def test_tile_size_does_not_change_the_result(monkeypatch):
+    """The blocked sweep (tiles of rows, each pass's grid shifted by 3 rows) gives the bits of pass
+    after pass over the whole box (one tile larger than box plus shift), for any tile size, on
+    one thread and in parallel by anti-diagonals."""
+    base = mixed_lattice((23, 19, 14), seed=6)
+    results = []
+    saved = numba.get_num_threads()
+    try:
+        for tile, threads in ((10 ** 6, 1), (1, 1), (2, 1), (5, 1), (7, min(2, numba.config.NUMBA_NUM_THREADS)),
+                              (3, min(2, numba.config.NUMBA_NUM_THREADS))):
+            monkeypatch.setattr(S, "TILE_ROWS", tile)
+            numba.set_num_threads(threads)
+            lat = base.copy()
+            counters = [S.sinter_step(lat, 4, step, HALF, 1.0, 0.5, 3, parallel=True) for step in (1, 2)]
+            results.append((digest(lat), counters))
+    finally:
+        numba.set_num_threads(saved)
+    assert all(r == results[0] for r in results[1:])
+    assert sum(c["sinter_swaps"] + c["sinter_transfers"] for c in results[0][1]) > 100
+
+
 def test_event_interface_and_low_temperature():
     """Proposed parameters: no sintering at 300 °C (< 1e-7 attempts per pair in 12 h, threshold
     exactly 0 for steps up to 1 min), some at 700 °C, ~1e3 attempts per pair in 6 h at 850 °C."""
