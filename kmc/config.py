@@ -179,12 +179,16 @@ class OutputConfig(_Frozen):
 class NumericsConfig(_Frozen):
     """Time-step control: dt never exceeds max_dt_s, the time for max_dT_C of change, nor
     max_event_probability / (fastest reaction rate); Li hops are capped at max_hop_probability
-    per step instead (docs/li_transport.md)."""
+    per step instead (docs/li_transport.md), and while a phase that a reaction takes off the Li
+    path without Li is present (hydroxide: dehydration), dt stays short enough that capped Li
+    transport still spreads over transport_length_factor x the particle radius within that
+    reaction's time 1/k (0 switches this limit off; docs/li_transport.md section 6)."""
 
     max_dt_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     max_dT_C: Annotated[float, Field(gt=0, le=50)] = 1.0
     max_event_probability: Annotated[float, Field(gt=0, le=1)] = 0.1
     max_hop_probability: Annotated[float, Field(gt=0, le=1)] = 0.25
+    transport_length_factor: Annotated[float, Field(ge=0, le=10)] = 3.0
 
 
 class Config(_Frozen):

@@ -10,8 +10,10 @@ Order of operations (written down here once):
       breakpoint) or earlier: dt <= numerics.max_dt_s, the temperature changes by at
       most numerics.max_dT_C within the step, and competing reactions and Monte Carlo
       attempts fire with a probability of at most numerics.max_event_probability
-      (`Simulation._limiting_rate_per_s`; Li hops cap themselves at
-      numerics.max_hop_probability per pass instead, docs/li_transport.md);
+      (`Simulation._longest_accurate_dt_s`; Li hops cap themselves at
+      numerics.max_hop_probability per pass instead, docs/li_transport.md), and while
+      hydroxide is present capped Li transport still outruns its dehydration
+      (`Simulation._transport_resolving_dt_s`);
    b. each event of `kmc.events.build_events`, in its order, fires with probability p(T_mid, dt),
       T_mid the temperature at the middle of the step; p is turned into an integer
       threshold on the host, and the draws are keyed by (seed, step, pass, site, stream);
@@ -46,8 +48,13 @@ from kmc.backends import select as select_backend
 from kmc.config import Config, parse_config
 from kmc.observe import ObservationTables, Observer
 from kmc.program import TemperatureProgram
-from kmc.state import Lattice
+from kmc.state import TM_PHASES, Lattice
 from kmc.store import Clock, RunStore
+
+
+#: The transport limit of the step applies while a phase that loses its Li route without Li
+#: holds at least this fraction of the TM voxels (`Simulation._transport_resolving_dt_s`).
+RACE_MIN_TM_FRACTION = 0.01
 
 
 def frame_times_s(cfg: Config, program: TemperatureProgram) -> list[float]:
@@ -206,10 +213,39 @@ class Simulation:
         piece = self.program.piece_at(t)
         if piece.rate_C_per_s != 0:
             dt = min(dt, num.max_dT_C / abs(piece.rate_C_per_s))
-        dt = min(dt, self._longest_accurate_dt_s(max(self.program.T_C(t), self.program.T_C(t + dt))))
+        T_hi = max(self.program.T_C(t), self.program.T_C(t + dt))
+        counts = self.backend.phase_counts(self._lattice)
+        dt = min(dt, self._longest_accurate_dt_s(T_hi, counts > 0), self._transport_resolving_dt_s(T_hi, counts))
         return next_stop if t + dt >= next_stop else t + dt
 
-    def _longest_accurate_dt_s(self, T_C: float) -> float:
+    def _transport_resolving_dt_s(self, T_C: float, counts: np.ndarray) -> float:
+        """The longest step (s) at which capped Li transport still resolves its race with the
+        reactions that take a phase off the Li path without Li (events with
+        COMPETES_WITH_LI_TRANSPORT: dehydration of the hydroxide, which loses the topotactic
+        route). counts: int (256,) voxels per phase code. With k the sum of their rates over
+        the phases that still hold at least RACE_MIN_TM_FRACTION of the TM voxels (a last
+        percent decides too little of the product to pay for steps that shrink as 1/k), every
+        capped Li-hop
+        medium must still spread Li over F x the particle radius within 1/k, F =
+        numerics.transport_length_factor (`LiHop.max_dt_s`); inf when no such phase is present
+        or F = 0. Without this limit the cap slows grain-boundary transport by orders of
+        magnitude at dt ~ 10 s, and Li loses races it wins (docs/li_transport.md section 6).
+        """
+        factor = self.cfg.numerics.transport_length_factor
+        if factor <= 0:
+            return math.inf
+        tm_voxels = sum(int(counts[int(p)]) for p in TM_PHASES)
+        k = sum(rate for ev in self.events if getattr(ev, "COMPETES_WITH_LI_TRANSPORT", False)
+                for phase, rate in ev.consumption_rates_per_s(T_C).items()
+                if tm_voxels > 0 and counts[phase] >= RACE_MIN_TM_FRACTION * tm_voxels)
+        if k <= 0:
+            return math.inf
+        hop = next((ev for ev in self.events if ev.NAME == "li_hop"), None)
+        if hop is None:
+            return math.inf
+        return hop.max_dt_s(T_C, self.cfg.particle.radius_um * 1e-6, 1.0 / k, factor)
+
+    def _longest_accurate_dt_s(self, T_C: float, present: np.ndarray) -> float:
         """The longest step (s) the events resolve at T.
 
         A first-order transformation alone is exact at any dt (p = 1 - exp(-k dt)). Events
@@ -221,7 +257,6 @@ class Simulation:
         for their clock to be physical time.
         """
         p_max = self.cfg.numerics.max_event_probability
-        present = self.backend.phase_counts(self._lattice) > 0
         by_phase: dict[int, list[float]] = {}
         dt = math.inf
         for ev in self.events:

@@ -55,6 +55,9 @@ class Dehydration:
     REACH = REACH
     PARAMETERS = PARAMETERS
     COUNTERS = ("h2o_q",)
+    #: it takes hydroxide off the topotactic Li path without Li: Li transport must outrun it
+    #: for the step to resolve the competition (`kmc.simulation`, numerics.transport_length_factor)
+    COMPETES_WITH_LI_TRANSPORT = True
 
     @classmethod
     def from_params(cls, params) -> "Dehydration":
