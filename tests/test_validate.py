@@ -51,6 +51,9 @@ def test_core_shell_300_each_part_can_fail():
 def test_healed_500():
     assert C.healed_500(frame(), frame(shell_minus_core_tm_frac_layered=0.2)).holds is True
     assert C.healed_500(frame(), frame(shell_minus_core_tm_frac_layered=0.6)).holds is False
+    # no core-shell at 300 °C: nothing healed, even though the difference shrank
+    assert C.healed_500(frame(shell_minus_core_tm_frac_layered=0.04),
+                        frame(shell_minus_core_tm_frac_layered=0.03)).holds is False
 
 
 def test_two_step_needs_both_reductions():
@@ -93,7 +96,9 @@ def test_coating_criteria():
 
 def test_predehydrated():
     bare = [frame(shell_minus_core_tm_frac_layered=0.2), frame(temperature_C=700.0, shell_minus_core_tm_frac_layered=0.9)]
-    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=-0.4)]).holds is True
+    # a rock-salt shell around a layered core is not the faster dense shell of finding 7
+    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=-0.4)]).holds is False
+    assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=0.4)]).holds is True
     assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=0.1)]).holds is False
     assert C.predehydrated(bare, [frame(shell_minus_core_tm_frac_layered=0.2 + C.PREDEHYDRATED_MIN_EXCESS / 2)]).holds is False
 

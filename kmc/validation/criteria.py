@@ -78,6 +78,13 @@ def _fmt(x, spec=".0f", unit="") -> str:
     return f"{x:{spec}}{unit}"
 
 
+def change_text(reduction: float) -> str:
+    """A reduction (ref - new) / ref in words: "26 % lower", "4 % higher", "none lower" (NaN)."""
+    if reduction is None or (isinstance(reduction, float) and math.isnan(reduction)):
+        return "none lower"
+    return f"{100 * reduction:.0f} % lower" if reduction >= 0 else f"{-100 * reduction:.0f} % higher"
+
+
 def onset_C(temperature_C, tm_frac, threshold: float = APPEAR_TM_FRAC) -> float:
     """First temperature (°C) at which ``tm_frac`` exceeds ``threshold`` on a heating record,
     linearly interpolated between rows; NaN when it never does. Rows in time order; only the
@@ -143,14 +150,17 @@ def core_shell_300(frame: dict | None) -> Verdict:
 
 
 def healed_500(frame300: dict | None, frame500: dict | None) -> Verdict:
-    """Finding 1 at 500 °C: |shell - core layered| smaller than at 300 °C."""
+    """Finding 1 at 500 °C: the core-shell difference of 300 °C (shell - core layered >=
+    CORE_SHELL_MIN_DIFF, as in `core_shell_300`) has shrunk; without a core-shell particle at
+    300 °C there is nothing to heal and the criterion does not hold."""
     holds, v = None, {}
     if frame300 is not None and frame500 is not None:
         v = {"diff_300C": frame300["shell_minus_core_tm_frac_layered"], "diff_500C": frame500["shell_minus_core_tm_frac_layered"]}
-        holds = bool(abs(v["diff_500C"]) < abs(v["diff_300C"]))
+        holds = bool(v["diff_300C"] >= CORE_SHELL_MIN_DIFF and abs(v["diff_500C"]) < v["diff_300C"])
     sim = "missing frames" if not v else f"shell - core layered {v['diff_300C']:+.2f} at 300 °C, {v['diff_500C']:+.2f} at 500 °C"
     return Verdict("healed_500", "1. By ~500 °C the heterogeneity is partly healed",
-                   "core-shell difference at 500 °C smaller than at 300 °C", sim, holds, v)
+                   f"a core-shell particle at 300 °C (shell - core layered >= {CORE_SHELL_MIN_DIFF}) whose difference "
+                   "is smaller at 500 °C", sim, holds, v)
 
 
 def _reduction(ref: float, new: float) -> float:
@@ -169,8 +179,8 @@ def two_step(direct_end: dict | None, two_step_end: dict | None) -> Verdict:
         resolved = v["void_direct_um3"] >= MIN_RESOLVED_VOID_UM3 and v["nanopores_direct"] >= MIN_RESOLVED_NANOPORES
         holds = bool(resolved and v["void_reduction"] >= TWO_STEP_MIN_REDUCTION and v["nanopore_reduction"] >= TWO_STEP_MIN_REDUCTION)
     sim = "missing runs" if not v else (
-        f"internal void {v['void_direct_um3']:.4f} -> {v['void_two_step_um3']:.4f} µm³ ({_fmt(100 * v['void_reduction'], '.0f', ' %')} lower); "
-        f"nanopores {v['nanopores_direct']:.0f} -> {v['nanopores_two_step']:.0f} ({_fmt(100 * v['nanopore_reduction'], '.0f', ' %')} lower)")
+        f"internal void {v['void_direct_um3']:.4f} -> {v['void_two_step_um3']:.4f} µm³ ({change_text(v['void_reduction'])}); "
+        f"nanopores {v['nanopores_direct']:.0f} -> {v['nanopores_two_step']:.0f} ({change_text(v['nanopore_reduction'])})")
     note = ""
     if v and not (v["void_direct_um3"] >= MIN_RESOLVED_VOID_UM3 and v["nanopores_direct"] >= MIN_RESOLVED_NANOPORES):
         note = (f"the direct product has less void or fewer nanopores than a 30 % reduction can be read from "
@@ -253,20 +263,23 @@ def coated_grains_500(bare500: dict | None, coated500: dict | None, label: str) 
 
 
 def heterogeneity(frames: list[dict], max_C: float = 600.0) -> float:
-    """Largest |shell - core layered TM fraction| over the heating frames at or below ``max_C`` (°C); NaN if none."""
-    vals = [abs(f["shell_minus_core_tm_frac_layered"]) for f in frames
+    """Largest shell - core layered TM fraction (signed: a layered shell around a less
+    layered core) over the heating frames at or below ``max_C`` (°C); NaN if none."""
+    vals = [f["shell_minus_core_tm_frac_layered"] for f in frames
             if f["temperature_C"] <= max_C and f.get("heating", True)]
     return max(vals) if vals else math.nan
 
 
 def predehydrated(bare_frames: list[dict] | None, pre_frames: list[dict] | None) -> Verdict:
-    """Finding 7: the pre-dehydrated particle is more heterogeneous (core vs shell) than the bare one."""
+    """Finding 7: the pre-dehydrated surface speeds up the dense layered shell: its largest
+    shell - core layered difference exceeds the bare one's. Signed: a rock-salt shell around a
+    layered core is heterogeneous too, but it is not the dense shell of the finding."""
     holds, v = None, {}
     if bare_frames and pre_frames:
         v = {"bare": heterogeneity(bare_frames), "pre_dehydrated": heterogeneity(pre_frames)}
         holds = None if _missing(v["bare"], v["pre_dehydrated"]) else bool(v["pre_dehydrated"] >= v["bare"] + PREDEHYDRATED_MIN_EXCESS)
     sim = "missing runs" if not v else (
-        f"largest shell-core layered difference (absolute) up to 600 °C: pre-dehydrated {v['pre_dehydrated']:.2f}, bare {v['bare']:.2f}")
+        f"largest shell - core layered difference up to 600 °C: pre-dehydrated {v['pre_dehydrated']:+.2f}, bare {v['bare']:+.2f}")
     return Verdict("predehydrated", "7. A pre-dehydrated surface makes it worse",
-                   f"pre-dehydrated NCM90 more heterogeneous than bare: largest shell-core layered difference (absolute) on heating up to "
+                   f"pre-dehydrated NCM90 forms its layered shell faster: largest shell - core layered difference on heating up to "
                    f"600 °C larger by >= {PREDEHYDRATED_MIN_EXCESS}", sim, holds, v)
