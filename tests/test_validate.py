@@ -117,12 +117,17 @@ def test_frame_at_takes_the_heating_frame():
 def test_every_validation_preset_reduces_to_a_valid_config():
     for name in VALIDATION_RUNS:
         cfg = config_for(name, Size.parse(True, None), seed=3)
-        assert cfg.lattice.shape == (32, 32, 32) and cfg.seed == 3
+        assert cfg.lattice.shape == (64, 64, 64) and cfg.seed == 3
         full = preset_data(name)
-        assert cfg.program == config_for(name, Size.parse(False, None), seed=3).program
-        r = reduce(full, 32)["particle"]
-        assert r["pre_dehydrated_shell_nm"] / r["radius_um"] == pytest.approx(
-            full["particle"]["pre_dehydrated_shell_nm"] / full["particle"]["radius_um"])
+        full_cfg = config_for(name, Size.parse(False, None), seed=3)
+        assert cfg.program == full_cfg.program
+        # the particle keeps its size (the Li race goes with its radius squared); the voxels grow
+        assert cfg.particle == full_cfg.particle
+        assert cfg.particle.radius_um * 1000.0 / cfg.lattice.voxel_nm == pytest.approx(0.875 * 32)
+        assert cfg.particle.grain_size_nm >= 2.5 * cfg.lattice.voxel_nm
+        r = reduce(full, 16)
+        assert r["particle"]["radius_um"] == full["particle"]["radius_um"]
+        assert r["particle"]["grain_size_nm"] == pytest.approx(2.5 * r["lattice"]["voxel_nm"])
 
 
 @pytest.mark.parametrize("args, key", [(["--runs", "nope"], "--runs"), (["--params", "nope"], "params"),

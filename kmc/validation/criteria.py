@@ -29,7 +29,8 @@ HYDROXIDE_LEFT_MIN = 0.01
 #: Two-step vs direct: void volume and nanopore count lower by at least this fraction.
 TWO_STEP_MIN_REDUCTION = 0.30
 #: The smallest direct-program void (µm³) and nanopore count a 30 % reduction can be read
-#: from: 8 voxels of the 50 nm lattice, and 5 pores (one pore less is then 20 %).
+#: from: 8 voxels of the 50 nm lattice (1.4 of the 89 nm quick lattice), and 5 pores (one pore
+#: less is then 20 %).
 MIN_RESOLVED_VOID_UM3 = 0.001
 MIN_RESOLVED_NANOPORES = 5
 #: "More heterogeneous": the pre-dehydrated contrast exceeds the bare one by at least this

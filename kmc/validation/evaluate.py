@@ -31,8 +31,8 @@ def _two_step_resolution(values: dict) -> str:
     void_ok = values.get("void_direct_um3", 0.0) >= C.MIN_RESOLVED_VOID_UM3
     pores_ok = values.get("nanopores_direct", 0.0) >= C.MIN_RESOLVED_NANOPORES
     if not (void_ok or pores_ok):
-        return ("Both numbers are at or near the resolution of the reduced lattice (a voxel is 1.25e-4 µm³), "
-                "so the comparison cannot resolve a 30 % difference.")
+        return ("Both numbers are at or near the resolution of the reduced lattice, so the comparison cannot "
+                "resolve a 30 % difference.")
     parts = []
     for ok, key, name in ((void_ok, "void_reduction", "void volume"), (pores_ok, "nanopore_reduction", "nanopore count")):
         red = values.get(key, float("nan"))
@@ -88,13 +88,23 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         lay = ", ".join(f"{f['core_tm_frac_layered']:.2f} / {f['shell_tm_frac_layered']:.2f} at {T:.0f} °C"
                         for T, f in fr.items() if f is not None)
         hyd = fr[300.0]["tm_frac_hydroxide"] if fr[300.0] is not None else float("nan")
+        v = next(v for v in verdicts if v.key == "core_shell_300")
+        parts = []
+        if not v.values.get("shell_minus_core_layered", 0.0) >= C.CORE_SHELL_MIN_DIFF:
+            core300 = fr[300.0]["core_tm_frac_layered"] if fr[300.0] is not None else float("nan")
+            parts.append(f"shell - core layered {v.values.get('shell_minus_core_layered', float('nan')):+.2f} < "
+                         f"{C.CORE_SHELL_MIN_DIFF}" + (": Li reaches the centre before its hydroxide dehydrates"
+                                                        if core300 >= 0.5 else ""))
+        if not v.values.get("core_porosity", 0.0) > v.values.get("shell_porosity", 0.0):
+            parts.append("the core is not the more porous region")
+        if not v.values.get("hydroxide_tm_frac", 0.0) > C.HYDROXIDE_LEFT_MIN:
+            parts.append(f"hydroxide {v.values.get('hydroxide_tm_frac', float('nan')):.1%} of the TM, not above "
+                         f"{C.HYDROXIDE_LEFT_MIN:.0%}")
         lines.append(f"- **Core-shell at 300 °C.** Core / shell layered TM fraction: {lay}; hydroxide left at 300 °C: "
-                     f"{hyd:.1%} of the TM. The step control resolves the race of Li transport with dehydration "
-                     "(docs/li_transport.md, section 6), and Li reaches the centre of the reduced particle before its "
-                     "hydroxide dehydrates. The race goes with the square of the radius (the quick particle is 0.70 µm "
-                     "against the presets' 2.5 µm), so the full-size runs decide this criterion. Earlier reports had a "
-                     "core-shell particle here because the Li-hop rate cap at 12 s steps slowed the boundaries "
-                     "450-fold, not because of the physics.")
+                     f"{hyd:.1%} of the TM. What fails: " + "; ".join(parts) + ". The step control resolves the race "
+                     "of Li transport with dehydration (docs/li_transport.md, section 6); earlier reports' core-shell "
+                     "particle at this size came from the Li-hop rate cap at 12 s steps, which slowed the boundaries "
+                     "450-fold.")
     if "healed_500" in failing:
         v = next(v for v in verdicts if v.key == "healed_500")
         d300, d500 = v.values.get("diff_300C", float("nan")), v.values.get("diff_500C", float("nan"))
@@ -118,9 +128,8 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                            f"{f['core_tm_frac_rock_salt']:.0%} rock salt and the particle {f['tm_frac_layered']:.0%} layered, "
                            f"with {left:.0%} of the Li still in the source: {why}.")
             else:
-                on_way += (f" The 250 °C hold lets lithiation win (after {f['time_h']:.1f} h the core is "
-                           f"{f['core_tm_frac_layered']:.0%} layered, {f['core_tm_frac_rock_salt']:.0%} rock salt), but so "
-                           "does the direct ramp in a particle this small, so the two products differ little.")
+                on_way += (f" After the 250 °C hold ({f['time_h']:.1f} h) the core is "
+                           f"{f['core_tm_frac_layered']:.0%} layered and {f['core_tm_frac_rock_salt']:.0%} rock salt.")
         de, te = _end(measured, lioh), _end(measured, "ncm622_lioh_two_step")
         if de is not None and te is not None:
             on_way += (f" Core / shell porosity at the end, open pores included: {de['core_porosity']:.2f} / "

@@ -3,16 +3,19 @@
 The validation runs the preset files of runs/ unchanged except for size:
 
 - ``full``: the preset as written (112^3 voxels of 50 nm, a 5 µm particle).
-- ``quick``: a box of ``QUICK_BOX`` ^3 voxels of the same 50 nm edge; the particle radius
-  becomes ``PARTICLE_FILL`` x half the box (0.7 µm for 32^3), so the Li source keeps its room
-  around the particle; the pre-dehydrated shell shrinks with the radius (same fraction of R);
-  grain size, aspect ratio, porosity, chemistry and program are kept, so the grains, the
-  chemistry and the furnace are the published ones and only the particle is smaller (Li has
-  a shorter way to the centre). The numerics stay the presets' (default) ones: longer steps
-  cost little time here and change results, because a capped Li-hop medium runs at
-  D_eff ~ h^2 / dt (docs/li_transport.md).
-- ``box=N`` (tests): as quick with an N^3 box; below 24 voxels the grain size is raised to
-  2.5 voxels so that grains still span several voxels.
+- ``quick``: a box of ``QUICK_BOX`` ^3 voxels around the presets' particle: the radius stays
+  (2.5 µm) and the voxel edge grows so that the particle spans ``PARTICLE_FILL`` x half the
+  box (89 nm for 64^3 instead of 50 nm), which leaves the Li source its room around the
+  particle. The race of Li transport with dehydration goes with the square of the radius
+  (docs/li_transport.md, section 6), so the particle keeps its size and the lattice is what
+  is coarser: grains of 250-300 nm span ~3 voxels instead of 5-6, and pores, voids and
+  boundaries are resolved at 89 nm. Grain size, aspect ratio, porosity, the pre-dehydrated
+  shell, chemistry, program and numerics are the presets'; every rate law is per physical
+  volume, length or boundary width, so it does not depend on the voxel edge. (Until
+  2026-12-01 the quick size kept the 50 nm voxel and shrank the particle to 0.7 µm, which Li
+  crosses before the hydroxide dehydrates.)
+- ``box=N`` (tests): as quick with an N^3 box; the grain size is raised to at least 2.5 voxels
+  so that grains still span several voxels.
 
 The quenched series (200..850 °C) is one 5 °C/min ramp: its frames are taken from the
 direct run, which passes every quench temperature on the same ramp before its hold
@@ -37,7 +40,7 @@ VALIDATION_RUNS = ("ncm622_lioh_direct", "ncm622_li2co3", "ncm622_lioh_two_step"
 QUENCH_PRESETS = {T: f"ncm622_lioh_quench_{T}C" for T in (200, 250, 300, 500, 700, 850)}
 QUENCH_SOURCE = "ncm622_lioh_direct"
 
-QUICK_BOX = 32
+QUICK_BOX = 64
 PARTICLE_FILL = 0.875
 
 
@@ -65,18 +68,15 @@ def preset_data(name: str) -> dict:
 
 
 def reduce(data: dict, box: int) -> dict:
-    """The preset mapping ``data`` on a box^3 lattice of the same voxel edge (module docstring)."""
+    """The preset mapping ``data`` on a box^3 lattice around the same particle (module docstring)."""
     data = copy.deepcopy(data)
     lat = data.setdefault("lattice", {})
-    voxel_nm = float(lat.get("voxel_nm", 50.0))
     part = data.setdefault("particle", {})
-    r_full = float(part.get("radius_um", 1.0))
-    r = min(r_full, PARTICLE_FILL * box * voxel_nm / 2000.0)
+    radius_nm = 1000.0 * float(part.get("radius_um", 1.0))
+    voxel_nm = max(float(lat.get("voxel_nm", 50.0)), radius_nm / (PARTICLE_FILL * box / 2.0))
     lat["shape"] = [box, box, box]
-    part["radius_um"] = r
-    part["pre_dehydrated_shell_nm"] = float(part.get("pre_dehydrated_shell_nm", 0.0)) * r / r_full
-    if box < 24:
-        part["grain_size_nm"] = max(float(part.get("grain_size_nm", 300.0)), 2.5 * voxel_nm)
+    lat["voxel_nm"] = voxel_nm
+    part["grain_size_nm"] = max(float(part.get("grain_size_nm", 300.0)), 2.5 * voxel_nm)
     return data
 
 
