@@ -608,8 +608,7 @@ def _tile_passes(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
     """Every pass of ``order`` (int64 (Q, 2): pass_ and key_pass per row) on tile (a, b) of the
     skewed row grid, with scratch row ``ch``: pass q takes the pairs with lower voxel in rows
     a tile - 2 q <= z < (a + 1) tile - 2 q, b tile - 2 q <= y < (b + 1) tile - 2 q
-    (module docstring, "Blocked sweep"). Returns (swaps,
-    transfers, emptied) int64."""
+    (module docstring, "Blocked sweep"). Returns (swaps, transfers, emptied) int64."""
     cand = scratch_x[ch, 0]
     czy = scratch_x[ch, 1]
     c0 = scratch_r[ch, 0]
