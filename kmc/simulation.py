@@ -225,10 +225,9 @@ class Simulation:
         route). counts: int (256,) voxels per phase code. With k the sum of their rates over
         the phases that still hold at least RACE_MIN_TM_FRACTION of the TM voxels (a last
         percent decides too little of the product to pay for steps that shrink as 1/k), every
-        capped Li-hop
-        medium must still spread Li over F x the particle radius within 1/k, F =
-        numerics.transport_length_factor (`LiHop.max_dt_s`); inf when no such phase is present
-        or F = 0. Without this limit the cap slows grain-boundary transport by orders of
+        capped Li-hop medium must still spread Li over F x the particle radius within 1/k,
+        F = numerics.transport_length_factor (`LiHop.max_dt_s`); inf when no such phase is
+        present or F = 0. Without this limit the cap slows grain-boundary transport by orders of
         magnitude at dt ~ 10 s, and Li loses races it wins (docs/li_transport.md section 6).
         """
         factor = self.cfg.numerics.transport_length_factor

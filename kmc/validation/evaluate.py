@@ -87,7 +87,6 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         fr = {T: _at(measured, lioh, T) for T in (220.0, 250.0, 300.0)}
         lay = ", ".join(f"{f['core_tm_frac_layered']:.2f} / {f['shell_tm_frac_layered']:.2f} at {T:.0f} °C"
                         for T, f in fr.items() if f is not None)
-        hyd = fr[300.0]["tm_frac_hydroxide"] if fr[300.0] is not None else float("nan")
         v = next(v for v in verdicts if v.key == "core_shell_300")
         parts = []
         if not v.values.get("shell_minus_core_layered", 0.0) >= C.CORE_SHELL_MIN_DIFF:
@@ -100,11 +99,10 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         if not v.values.get("hydroxide_tm_frac", 0.0) > C.HYDROXIDE_LEFT_MIN:
             parts.append(f"hydroxide {v.values.get('hydroxide_tm_frac', float('nan')):.1%} of the TM, not above "
                          f"{C.HYDROXIDE_LEFT_MIN:.0%}")
-        lines.append(f"- **Core-shell at 300 °C.** Core / shell layered TM fraction: {lay}; hydroxide left at 300 °C: "
-                     f"{hyd:.1%} of the TM. What fails: " + "; ".join(parts) + ". The step control resolves the race "
-                     "of Li transport with dehydration (docs/li_transport.md, section 6); earlier reports' core-shell "
-                     "particle at this size came from the Li-hop rate cap at 12 s steps, which slowed the boundaries "
-                     "450-fold.")
+        lines.append(f"- **Core-shell at 300 °C.** Core / shell layered TM fraction: {lay}. What fails: "
+                     + "; ".join(parts) + ". The step control resolves the race of Li transport with dehydration "
+                     "(docs/li_transport.md, section 6); the core-shell particle of earlier reports (0.7 µm particles) "
+                     "came from the Li-hop rate cap at 12 s steps, which slowed the boundaries 450-fold.")
     if "healed_500" in failing:
         v = next(v for v in verdicts if v.key == "healed_500")
         d300, d500 = v.values.get("diff_300C", float("nan")), v.values.get("diff_500C", float("nan"))
