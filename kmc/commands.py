@@ -267,14 +267,14 @@ def export_command(directory, vti, frame, at_c, out):
 
 # -- kmc validate ------------------------------------------------------------------------------
 @click.command("validate")
-@click.option("--quick", is_flag=True, help="Reduced sizes for a CPU (32^3 voxels of 50 nm, a 1.4 µm particle; docs/validation.md).")
+@click.option("--quick", is_flag=True, help="Reduced size for a CPU: a 64^3 box around the presets' 2.5 µm particle, voxels of 89 nm (kmc.validation.plan; docs/validation.md).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=1, show_default=True, help="Seed of every run.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default out/validate_<size>_seed<N>).")
 @click.option("--report", type=click.Path(path_type=Path), default=Path("docs/validation.md"), show_default=True,
               help="Markdown report to write; its figures go to docs/img/validation/ beside it (--img-dir).")
 @click.option("--img-dir", type=click.Path(path_type=Path), help="Figure directory (default <report dir>/img/validation).")
 @click.option("--runs", "runs", metavar="NAME,...", help="Only these presets (comma-separated names from runs/).")
-@click.option("--box", type=click.IntRange(16, 4096), help="Reduced box edge in voxels instead of --quick's 32 (tests use 16).")
+@click.option("--box", type=click.IntRange(16, 4096), help="Reduced box edge in voxels instead of --quick's 64 (tests use 16).")
 @click.option("--params", "params", metavar="NAME|PATH", help="Run every preset with this parameter set (sensitivity studies).")
 @click.option("--threads", type=click.IntRange(1, 1024), help="CPU threads (default: all cores).")
 @click.option("--report-only", is_flag=True, help="Redraw the report from the measurements already in --out.")
