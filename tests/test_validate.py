@@ -94,6 +94,16 @@ def test_coating_criteria():
     assert C.coated_grains_500(bare, frame(grain_count=100, grain_d_mean_nm=150.0), "x").holds is False
 
 
+def test_coating_diagnosis_names_the_largest_pores_only_when_they_are_alike():
+    from kmc.validation.evaluate import _largest_pores
+    geo = {"particle_volume_um3": 4.0 / 3.0 * math.pi, "closed_pore_count": 50}        # R = 1 µm, 0.5 R = 500 nm
+    coated = frame(void_radius_nm=300.0, void_offset_nm=450.0, **geo)
+    said = _largest_pores(frame(void_radius_nm=280.0, void_offset_nm=520.0, **geo), coated)
+    assert "coated 300 nm, 450 nm from the centre; bare 280 nm, 520 nm" in said and "0.5 R = 500 nm" in said
+    assert _largest_pores(frame(void_radius_nm=100.0, void_offset_nm=520.0, **geo), coated) == ""
+    assert _largest_pores(frame(void_radius_nm=0.0, void_offset_nm=math.nan, **geo), coated) == ""
+
+
 def test_predehydrated():
     bare = [frame(shell_minus_core_tm_frac_layered=0.2), frame(temperature_C=700.0, shell_minus_core_tm_frac_layered=0.9)]
     # a rock-salt shell around a layered core is not the faster dense shell of finding 7

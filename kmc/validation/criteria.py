@@ -211,12 +211,16 @@ def disorder_peak(temperature_C, disorder, layered_frac) -> Verdict:
                    f"Li/Ni mixing peaks at {lo:.0f}-{hi:.0f} °C and falls at higher temperature", sim, holds, v)
 
 
+def particle_radius_nm(frame: dict) -> float:
+    """Equivalent radius R (nm) of the particle, from ``particle_volume_um3``."""
+    return (3.0 * frame["particle_volume_um3"] / (4.0 * math.pi)) ** (1.0 / 3.0) * 1000.0
+
+
 def central_void_radius_nm(frame: dict) -> float:
     """Equivalent radius (nm) of the largest closed pore if its centroid lies within
-    `CENTRAL_VOID_MAX_OFFSET` R of the centre (R from ``particle_volume_um3``), else 0."""
-    R_nm = (3.0 * frame["particle_volume_um3"] / (4.0 * math.pi)) ** (1.0 / 3.0) * 1000.0
+    `CENTRAL_VOID_MAX_OFFSET` R of the centre (R: `particle_radius_nm`), else 0."""
     off = frame["void_offset_nm"]
-    if frame["void_radius_nm"] <= 0 or math.isnan(off) or off > CENTRAL_VOID_MAX_OFFSET * R_nm:
+    if frame["void_radius_nm"] <= 0 or math.isnan(off) or off > CENTRAL_VOID_MAX_OFFSET * particle_radius_nm(frame):
         return 0.0
     return float(frame["void_radius_nm"])
 

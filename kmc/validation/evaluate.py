@@ -78,6 +78,19 @@ def _li_in_source(frame: dict | None) -> float:
     return sum(frame.get(f"li_frac_{p}", 0.0) for p in ("lioh_h2o", "lioh", "lioh_melt", "li2co3"))
 
 
+def _largest_pores(bare_end: dict, coated_end: dict) -> str:
+    """Size and position of each particle's largest closed pore, when the two are of a size (within
+    25 %), so that their position decides the central-void verdict ("" otherwise)."""
+    rb, rc = bare_end["void_radius_nm"], coated_end["void_radius_nm"]
+    if not (rb > 0 and rc > 0 and abs(rc - rb) <= 0.25 * max(rb, rc)):
+        return ""
+    limit = C.CENTRAL_VOID_MAX_OFFSET * C.particle_radius_nm(coated_end)
+    return (f". The largest closed pores are of a size (coated {rc:.0f} nm, {coated_end['void_offset_nm']:.0f} nm from "
+            f"the centre; bare {rb:.0f} nm, {bare_end['void_offset_nm']:.0f} nm from it) among "
+            f"{coated_end['closed_pore_count']:.0f} and {bare_end['closed_pore_count']:.0f} closed pores: the central-void "
+            f"verdict turns on whether the largest pore lies within {C.CENTRAL_VOID_MAX_OFFSET:g} R = {limit:.0f} nm")
+
+
 def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
     """Markdown bullets with the measured numbers that explain each failing criterion."""
     lioh = "ncm622_lioh_direct"
@@ -158,6 +171,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                          f"central void radius {void_c:.0f} nm (bare {void_b:.0f} nm)"
                          + (": the coated centre is the more porous one" if ce["core_porosity"] - ce["shell_porosity"]
                             > be["core_porosity"] - be["shell_porosity"] else "")
+                         + _largest_pores(be, ce)
                          + "; grains at 500 °C "
                          f"{c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), mean {c500['grain_d_mean_nm']:.0f} nm "
                          f"(bare {b500['grain_d_mean_nm']:.0f} nm). "
