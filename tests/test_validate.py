@@ -16,7 +16,8 @@ def frame(**kw):
     base = {"temperature_C": 300.0, "heating": True, "tm_frac_hydroxide": 0.1, "tm_frac_layered": 0.5,
             "shell_minus_core_tm_frac_layered": 0.5, "core_porosity": 0.4, "shell_porosity": 0.2,
             "void_volume_um3": 0.1, "void_radius_nm": 300.0, "intragranular_pore_count": 10,
-            "core_tm_frac_layered": 0.95, "grain_count": 100, "grain_d_mean_nm": 200.0, "li_ni_disorder": 0.2}
+            "core_tm_frac_layered": 0.95, "grain_count": 100, "grain_d_mean_nm": 200.0, "crystallite_size_nm": 200.0,
+            "li_ni_disorder": 0.2}
     base.update(kw)
     return base
 
@@ -90,8 +91,12 @@ def test_coating_criteria():
     both = C.coated_centre(frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo),
                            frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo), "x")
     assert both.holds is True and "not reproduced" in both.note
-    assert C.coated_grains_500(bare, frame(grain_count=150, grain_d_mean_nm=150.0), "x").holds is True
-    assert C.coated_grains_500(bare, frame(grain_count=100, grain_d_mean_nm=150.0), "x").holds is False
+    assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=150.0), "x").holds is True
+    assert C.coated_grains_500(bare, frame(grain_count=100, crystallite_size_nm=150.0), "x").holds is False
+    assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=250.0), "x").holds is False
+    # the number mean does not decide: remnants of consumed precursor grains make it small
+    assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=250.0, grain_d_mean_nm=100.0), "x").holds is False
+    assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=math.nan), "x").holds is None
 
 
 def test_coating_diagnosis_names_the_largest_pores_only_when_they_are_alike():

@@ -164,7 +164,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                 continue
             void_c, void_b = C.central_void_radius_nm(ce), C.central_void_radius_nm(be)
             same_500 = (c500["grain_count"] == b500["grain_count"]
-                        and abs(c500["grain_d_mean_nm"] - b500["grain_d_mean_nm"]) < 1.0)
+                        and abs(c500["crystallite_size_nm"] - b500["crystallite_size_nm"]) < 1.0)
             lines.append(f"- **Coating ({label}).** Core layered at the end {ce['core_tm_frac_layered']:.1%} (bare "
                          f"{be['core_tm_frac_layered']:.1%}); core / shell porosity at the end {ce['core_porosity']:.2f} / "
                          f"{ce['shell_porosity']:.2f} (bare {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}), closed "
@@ -173,18 +173,18 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                             > be["core_porosity"] - be["shell_porosity"] else "")
                          + _largest_pores(be, ce)
                          + "; grains at 500 °C "
-                         f"{c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), mean {c500['grain_d_mean_nm']:.0f} nm "
-                         f"(bare {b500['grain_d_mean_nm']:.0f} nm). "
+                         f"{c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), crystallites "
+                         f"{c500['crystallite_size_nm']:.0f} nm (bare {b500['crystallite_size_nm']:.0f} nm). "
                          + ("At 500 °C both still have the precursor's grains: recrystallisation runs between 500 and "
                             "650 °C in this parameter set, so the Li-W-O pinning (of recrystallisation fronts, grain growth "
                             "and merging) has had nothing to act on yet. " if same_500 else
                             "At 500 °C recrystallisation has begun: new nuclei add grains before they consume the "
                             "precursor's, and pinned sites do not nucleate, so the coated particle does not yet have "
                             "the more, smaller grains. ")
-                         + f"After the program the coated particle has {ce['grain_count']:.0f} grains of "
-                         f"{ce['grain_d_mean_nm']:.0f} nm against {be['grain_count']:.0f} of {be['grain_d_mean_nm']:.0f} nm"
+                         + f"After the program the coated particle has {ce['grain_count']:.0f} grains, crystallites "
+                         f"{ce['crystallite_size_nm']:.0f} nm, against {be['grain_count']:.0f}, {be['crystallite_size_nm']:.0f} nm"
                          + (": the effect appears, but above 500 °C." if ce["grain_count"] > be["grain_count"]
-                            and ce["grain_d_mean_nm"] < be["grain_d_mean_nm"] else "."))
+                            and ce["crystallite_size_nm"] < be["crystallite_size_nm"] else "."))
     if "predehydrated" in failing:
         v = next(v for v in verdicts if v.key == "predehydrated")
         pre = [f for f in (_frames(measured, "ncm90_predehydrated") or []) if f["heating"] and f["temperature_C"] <= 600.0]
