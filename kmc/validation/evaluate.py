@@ -85,7 +85,7 @@ def _largest_pores(bare_end: dict, coated_end: dict) -> str:
     if not (rb > 0 and rc > 0 and abs(rc - rb) <= 0.25 * max(rb, rc)):
         return ""
     limit = C.CENTRAL_VOID_MAX_OFFSET * C.particle_radius_nm(coated_end)
-    return (f". The largest closed pores are of a size (coated {rc:.0f} nm, {coated_end['void_offset_nm']:.0f} nm from "
+    return (f"; the largest closed pores are of a size (coated {rc:.0f} nm, {coated_end['void_offset_nm']:.0f} nm from "
             f"the centre; bare {rb:.0f} nm, {bare_end['void_offset_nm']:.0f} nm from it) among "
             f"{coated_end['closed_pore_count']:.0f} and {bare_end['closed_pore_count']:.0f} closed pores: the central-void "
             f"verdict turns on whether the largest pore lies within {C.CENTRAL_VOID_MAX_OFFSET:g} R = {limit:.0f} nm")
@@ -125,8 +125,9 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
     if "two_step" in failing:
         v = next(v for v in verdicts if v.key == "two_step")
         f850 = _at(measured, lioh, 850.0)
-        on_way = "" if f850 is None else (f" On the way the direct particle does open a void ({f850['void_volume_um3']:.4f} µm³ "
-                                          "on reaching 850 °C), which the hold closes again.")
+        on_way = "" if f850 is None else (f" The direct particle's internal void is {f850['void_volume_um3']:.4f} µm³ on "
+                                          f"reaching 850 °C and {v.values.get('void_direct_um3', float('nan')):.4f} µm³ "
+                                          "after the 850 °C hold.")
         two = _frames(measured, "ncm622_lioh_two_step") or []
         held = [f for f in two if f["heating"] and abs(f["temperature_C"] - 250.0) <= 1.0]
         if held:
@@ -157,27 +158,31 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                      f"at {v.values.get('peak_C', float('nan')):.0f} °C: the layered oxide made from rock salt above "
                      "500 °C starts Li-deficient and cation-mixed, faster than ordering relaxes it on a 5 °C/min ramp.")
     for label in ("ald10", "ald25"):
-        if f"coated_centre_{label}" in failing or f"coated_grains_{label}" in failing:
-            b500, c500 = _at(measured, "ncm90_bare", 500.0), _at(measured, f"ncm90_{label}", 500.0)
-            be, ce = _end(measured, "ncm90_bare"), _end(measured, f"ncm90_{label}")
-            if None in (b500, c500, be, ce):
-                continue
+        centre_fails, grains_fail = f"coated_centre_{label}" in failing, f"coated_grains_{label}" in failing
+        if not (centre_fails or grains_fail):
+            continue
+        b500, c500 = _at(measured, "ncm90_bare", 500.0), _at(measured, f"ncm90_{label}", 500.0)
+        be, ce = _end(measured, "ncm90_bare"), _end(measured, f"ncm90_{label}")
+        if None in (b500, c500, be, ce):
+            continue
+        parts = []
+        if centre_fails:
             void_c, void_b = C.central_void_radius_nm(ce), C.central_void_radius_nm(be)
-            same_500 = (c500["grain_count"] == b500["grain_count"]
-                        and abs(c500["crystallite_size_nm"] - b500["crystallite_size_nm"]) < 1.0)
-            lines.append(f"- **Coating ({label}).** Core layered at the end {ce['core_tm_frac_layered']:.1%} (bare "
-                         f"{be['core_tm_frac_layered']:.1%}); core / shell porosity at the end {ce['core_porosity']:.2f} / "
-                         f"{ce['shell_porosity']:.2f} (bare {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}), closed "
-                         f"central void radius {void_c:.0f} nm (bare {void_b:.0f} nm)"
+            parts.append(f"Core layered at the end {ce['core_tm_frac_layered']:.1%} (bare {be['core_tm_frac_layered']:.1%}); "
+                         f"core / shell porosity at the end {ce['core_porosity']:.2f} / {ce['shell_porosity']:.2f} (bare "
+                         f"{be['core_porosity']:.2f} / {be['shell_porosity']:.2f}), closed central void radius {void_c:.0f} nm "
+                         f"(bare {void_b:.0f} nm)"
                          + (": the coated centre is the more porous one" if ce["core_porosity"] - ce["shell_porosity"]
                             > be["core_porosity"] - be["shell_porosity"] else "")
-                         + _largest_pores(be, ce)
-                         + "; grains at 500 °C "
-                         f"{c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), crystallites "
+                         + _largest_pores(be, ce) + ".")
+        if grains_fail:
+            same_500 = (c500["grain_count"] == b500["grain_count"]
+                        and abs(c500["crystallite_size_nm"] - b500["crystallite_size_nm"]) < 1.0)
+            parts.append(f"Grains at 500 °C {c500['grain_count']:.0f} (bare {b500['grain_count']:.0f}), crystallites "
                          f"{c500['crystallite_size_nm']:.0f} nm (bare {b500['crystallite_size_nm']:.0f} nm). "
-                         + ("At 500 °C both still have the precursor's grains: recrystallisation runs between 500 and "
-                            "650 °C in this parameter set, so the Li-W-O pinning (of recrystallisation fronts, grain growth "
-                            "and merging) has had nothing to act on yet. " if same_500 else
+                         + ("At 500 °C both still have the precursor's grains: recrystallisation has not begun, so the "
+                            "Li-W-O pinning (of recrystallisation fronts, grain growth and merging) has had nothing to act "
+                            "on yet. " if same_500 else
                             "At 500 °C recrystallisation has begun: new nuclei add grains before they consume the "
                             "precursor's, and pinned sites do not nucleate, so the coated particle does not yet have "
                             "the more, smaller grains. ")
@@ -185,6 +190,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                          f"{ce['crystallite_size_nm']:.0f} nm, against {be['grain_count']:.0f}, {be['crystallite_size_nm']:.0f} nm"
                          + (": the effect appears, but above 500 °C." if ce["grain_count"] > be["grain_count"]
                             and ce["crystallite_size_nm"] < be["crystallite_size_nm"] else "."))
+        lines.append(f"- **Coating ({label}).** " + " ".join(parts))
     if "predehydrated" in failing:
         v = next(v for v in verdicts if v.key == "predehydrated")
         pre = [f for f in (_frames(measured, "ncm90_predehydrated") or []) if f["heating"] and f["temperature_C"] <= 600.0]
