@@ -188,8 +188,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                             "the more, smaller grains. ")
                          + f"After the program the coated particle has {ce['grain_count']:.0f} grains, crystallites "
                          f"{ce['crystallite_size_nm']:.0f} nm, against {be['grain_count']:.0f}, {be['crystallite_size_nm']:.0f} nm"
-                         + (": the effect appears, but above 500 °C." if ce["grain_count"] > be["grain_count"]
-                            and ce["crystallite_size_nm"] < be["crystallite_size_nm"] else "."))
+                         + (": the effect appears, but above 500 °C." if C.coated_grains_500(be, ce, label).holds else "."))
         lines.append(f"- **Coating ({label}).** " + " ".join(parts))
     if "predehydrated" in failing:
         v = next(v for v in verdicts if v.key == "predehydrated")
