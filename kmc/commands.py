@@ -276,14 +276,15 @@ def export_command(directory, vti, frame, at_c, out):
 @click.option("--runs", "runs", metavar="NAME,...", help="Only these presets (comma-separated names from runs/).")
 @click.option("--box", type=click.IntRange(16, 4096), help="Reduced box edge in voxels instead of --quick's 64 (tests use 16).")
 @click.option("--params", "params", metavar="NAME|PATH", help="Run every preset with this parameter set (sensitivity studies).")
-@click.option("--threads", type=click.IntRange(1, 1024), help="CPU threads (default: all cores).")
+@click.option("--jobs", type=click.IntRange(1, 1024), help="Runs side by side, one process each (default: one per core).")
+@click.option("--threads", type=click.IntRange(1, 1024), help="numba threads per run (default: the cores shared out among the --jobs).")
 @click.option("--report-only", is_flag=True, help="Redraw the report from the measurements already in --out.")
 @click.option("--sensitivity", "sensitivity", multiple=True, metavar="LABEL=DIR",
               help="Add a column to the sensitivity table from another validation directory; repeat.")
 @click.option("--seed-check", "seed_check", type=click.Path(path_type=Path), metavar="DIR",
               help="Compare the verdicts with another validation directory (another seed) in the report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def validate_command(quick, seed, out, report, img_dir, runs, box, params, threads, report_only, sensitivity, seed_check, quiet):
+def validate_command(quick, seed, out, report, img_dir, runs, box, params, jobs, threads, report_only, sensitivity, seed_check, quiet):
     """Run the presets of the two calcination studies, check the published findings and write
     the validation report (docs/validation.md with plots and cross-sections)."""
     import sys
@@ -293,7 +294,7 @@ def validate_command(quick, seed, out, report, img_dir, runs, box, params, threa
 
     started = time.perf_counter()
     result = validate(quick=quick, seed=seed, out=out, report=report, img_dir=img_dir, runs=runs, box=box,
-                      params=params, threads=threads, report_only=report_only, sensitivity=sensitivity,
+                      params=params, threads=threads, jobs=jobs, report_only=report_only, sensitivity=sensitivity,
                       seed_check=seed_check, progress=not quiet, command=_validate_command_line(sys.argv))
     for v in result["verdicts"]:
         click.echo(f"{v.mark:>13}  {v.key}: {v.simulation}")

@@ -157,7 +157,7 @@ def test_bad_options_exit_2_with_one_line(args, key, capsys, tmp_path):
 def test_validate_end_to_end_on_a_tiny_lattice(tmp_path, capsys):
     report = tmp_path / "docs" / "validation.md"
     args = ["validate", "--box", "16", "--runs", "ncm622_lioh_direct,ncm622_li2co3", "--out", str(tmp_path / "out"),
-            "--report", str(report), "--quiet", "--threads", "2"]
+            "--report", str(report), "--quiet", "--jobs", "2", "--threads", "1"]
     assert main(args) == 0
     text = report.read_text()
     assert "| 1 | 1. With LiOH" in text and "not evaluated" in text
@@ -166,6 +166,20 @@ def test_validate_end_to_end_on_a_tiny_lattice(tmp_path, capsys):
     first = capsys.readouterr().out
     assert main(args) == 0                        # finished runs are reused: same verdicts
     assert capsys.readouterr().out.splitlines()[:-1] == first.splitlines()[:-1]
+
+
+def test_runs_side_by_side_measure_what_runs_one_after_another_do(tmp_path):
+    import json
+
+    from kmc.validation.plan import Size
+    from kmc.validation.runner import run_all
+
+    runs = ("ncm622_lioh_direct", "ncm622_li2co3")
+    run_all(tmp_path / "side", Size.parse(False, 16), 5, runs, threads=1, progress=False, jobs=2)
+    run_all(tmp_path / "one", Size.parse(False, 16), 5, runs, threads=2, progress=False, jobs=1)
+    side, one = (json.loads((tmp_path / d / "measurements.json").read_text()) for d in ("side", "one"))
+    assert (side.pop("_meta")["jobs"], one.pop("_meta")["jobs"]) == (2, 1)
+    assert side == one and set(side) == set(runs) and side["ncm622_lioh_direct"]["frames"]
 
 
 def test_seed_and_sensitivity_tables_name_what_differs():

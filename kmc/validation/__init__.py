@@ -4,7 +4,7 @@ checked against the published findings, written up in docs/validation.md.
 | module | what |
 |---|---|
 | `plan` | which presets run, and their reduced (quick) form |
-| `runner` | runs them one after another, measures them, keeps measurements.json |
+| `runner` | runs them (side by side, one process per core), measures them, keeps measurements.json |
 | `measure` | one run store -> onsets and one row of analysed numbers per frame |
 | `criteria` | the findings as pure pass/fail functions of those numbers |
 | `evaluate` | measurements of all runs -> verdicts, and the numbers behind a failure |
@@ -43,7 +43,8 @@ def _parse_runs(runs: str | None) -> tuple[str, ...]:
 
 
 def validate(*, quick: bool = False, seed: int = 1, out=None, report="docs/validation.md", img_dir=None, runs=None,
-             box: int | None = None, params: str | None = None, threads: int | None = None, report_only: bool = False,
+             box: int | None = None, params: str | None = None, threads: int | None = None, jobs: int | None = None,
+             report_only: bool = False,
              sensitivity=(), seed_check=None, progress: bool = True, command: str = "kmc validate") -> dict:
     """Run (or reuse) the validation runs, evaluate the criteria, write the report.
 
@@ -74,7 +75,7 @@ def validate(*, quick: bool = False, seed: int = 1, out=None, report="docs/valid
     if report_only:
         measured = load_measurements(out)
     else:
-        measured = run_all(out, size, seed, names, threads=threads, progress=progress, params=params)
+        measured = run_all(out, size, seed, names, threads=threads, progress=progress, params=params, jobs=jobs)
     verdicts = evaluate(measured)
     sens_lines = None
     if sens:

@@ -144,7 +144,7 @@ def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, ve
          f"Size: **{meta['size']}**" + (f" ({meta['box']}³ voxels of {_voxel_nm_of(measured):.0f} nm, `kmc.validation.plan`)"
                                          if meta.get("box") else "")
          + f"; seed {meta['seed']}; parameter set `{_params_name(measured)}`; machine: {meta['machine']}; "
-         f"numba threads: {meta.get('threads') or 'all cores'}; wall time {meta['total_wall_s'] / 60:.1f} min "
+         f"{_parallelism(meta)}; wall time {meta['total_wall_s'] / 60:.1f} min "
          f"for {len(meta['runs'])} runs (simulation and analysis).", "",
          f"**{n_hold} of {len(verdicts)} criteria hold, {n_fail} do not" + (f", {n_none} not evaluated" if n_none else "") + ".**", "",
          "| # | finding | experiment | simulation | verdict |", "|---|---|---|---|---|"]
@@ -235,6 +235,14 @@ def _size_paragraph(meta: dict, voxel_nm: float) -> str:
             "transport with dehydration goes with the square of its radius (docs/li_transport.md, section 6); what the "
             "coarser lattice loses is resolution: grains of 250-300 nm span ~3 voxels, and pores below a voxel are fill "
             "deficits of their voxel.")
+
+
+def _parallelism(meta: dict) -> str:
+    """How the runs shared the cores: '2 runs at a time, 1 numba thread each' (older measurements
+    without ``jobs`` ran one at a time)."""
+    jobs, threads = meta.get("jobs") or 1, meta.get("threads")
+    each = f"{threads} numba thread{'s' if threads != 1 else ''}" if threads else "all cores"
+    return f"{jobs} run{'s' if jobs != 1 else ''} at a time, {each} each"
 
 
 def _params_name(measured: dict) -> str:

@@ -1,19 +1,25 @@
 """Run the validation presets and keep their measurements.
 
 `run_all(out, size, seed, runs)` runs each preset of ``runs`` (default
-`kmc.validation.plan.VALIDATION_RUNS`; ``params`` replaces each preset's parameter set) into ``out/<name>/`` one after the other with the
-CPU threads given (numba), reusing a finished run whose stored config equals the one asked
-for and resuming an unfinished one; then measures each (`kmc.validation.measure`) and writes
-``out/measurements.json`` ({name: measurements} plus ``_meta``: seed, size, wall times).
+`kmc.validation.plan.VALIDATION_RUNS`; ``params`` replaces each preset's parameter set) into
+``out/<name>/``, ``jobs`` of them side by side in separate processes (default: one per core),
+each with ``threads`` numba threads (default: the cores shared out among the jobs). A finished
+run whose stored config equals the one asked for is reused, an unfinished one resumed. Each
+run is then measured (`kmc.validation.measure`) and ``out/measurements.json`` written
+({name: measurements} plus ``_meta``: seed, size, jobs, threads, wall times). A run's bits do
+not depend on jobs or threads (the determinism tests), so neither changes a verdict.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import platform
 import shutil
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from kmc.errors import Problem, UserError
@@ -46,22 +52,33 @@ def _none_to_nan(obj):
     return obj
 
 
+def _stored_state(name: str, cfg, run_dir: Path) -> str:
+    """'new', 'finished' or 'unfinished' for the run of ``cfg`` in ``run_dir``; a UserError when
+    run_dir holds something else (checked for every run before any starts)."""
+    from kmc.store import RunStore
+
+    if not run_dir.exists():
+        return "new"
+    try:
+        store = RunStore.open(run_dir, mode="r")
+        same = store.attrs.get("config") == cfg.to_dict()
+    except Exception:                                   # not a run store: leave it alone
+        raise UserError(Problem("--out", str(run_dir.parent), f"{run_dir.name}/ exists and is not a run store; choose another --out")) from None
+    if not same:
+        raise UserError(Problem("--out", str(run_dir.parent),
+                                f"{run_dir.name}/ holds a run with another config (size or seed); choose another --out"))
+    return "finished" if store.finished else "unfinished"
+
+
 def _run_one(name: str, cfg, run_dir: Path, threads: int | None) -> str:
     """Run (or reuse, or resume) one preset; returns 'ran', 'resumed' or 'reused'."""
     from kmc.simulation import Simulation
     from kmc.store import RunStore
 
-    if run_dir.exists():
-        try:
-            store = RunStore.open(run_dir, mode="r")
-            same = store.attrs.get("config") == cfg.to_dict()
-        except Exception:                                   # not a run store: leave it alone
-            raise UserError(Problem("--out", str(run_dir.parent), f"{run_dir.name}/ exists and is not a run store; choose another --out")) from None
-        if not same:
-            raise UserError(Problem("--out", str(run_dir.parent),
-                                    f"{run_dir.name}/ holds a run with another config (size or seed); choose another --out"))
-        if store.finished:
-            return "reused"
+    state = _stored_state(name, cfg, run_dir)
+    if state == "finished":
+        return "reused"
+    if state == "unfinished":
         sim, store = Simulation.resume(run_dir, threads=threads)
         sim.run(store=store)
         return "resumed"
@@ -71,39 +88,73 @@ def _run_one(name: str, cfg, run_dir: Path, threads: int | None) -> str:
     return "ran"
 
 
-def run_all(out: str | Path, size: Size, seed: int, runs: tuple[str, ...] = VALIDATION_RUNS,
-            threads: int | None = None, progress: bool = True, params: str | None = None) -> dict:
-    """Run and measure ``runs`` (module docstring). Returns the measurements dict."""
+def _run_and_measure(name: str, cfg, run_dir: Path, threads: int | None) -> tuple[str, dict, float]:
+    """`_run_one` then `measure_run`: (how, measurements, wall seconds). Runs in a worker process."""
     from kmc.validation.measure import measure_run
 
+    t0 = time.perf_counter()
+    how = _run_one(name, cfg, run_dir, threads)
+    return how, measure_run(run_dir), time.perf_counter() - t0
+
+
+def share_cores(n_runs: int, jobs: int | None, threads: int | None) -> tuple[int, int]:
+    """(jobs, threads per job): jobs defaults to one per core (at most one per run), threads to
+    the cores left to each job (at least 1)."""
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(jobs if jobs is not None else cores, n_runs))
+    return jobs, threads if threads is not None else max(1, cores // jobs)
+
+
+def run_all(out: str | Path, size: Size, seed: int, runs: tuple[str, ...] = VALIDATION_RUNS,
+            threads: int | None = None, progress: bool = True, params: str | None = None,
+            jobs: int | None = None) -> dict:
+    """Run and measure ``runs`` (module docstring). Returns the measurements dict."""
     out = Path(out)
     configs = {name: config_for(name, size, seed, params) for name in runs}     # validate all before running any
+    for name in runs:
+        _stored_state(name, configs[name], out / name)
+    jobs, threads = share_cores(len(runs), jobs, threads)
     out.mkdir(parents=True, exist_ok=True)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(runs), unit="run", desc="validate", dynamic_ncols=True)
-    measured: dict = {}
-    walls: dict[str, float] = {}
-    how: dict[str, str] = {}
+        bar = tqdm(total=len(runs), unit="run", desc=f"validate ({jobs} at a time)", dynamic_ncols=True)
+    results: dict[str, tuple[str, dict, float]] = {}
+
+    def done(name: str, result) -> None:
+        results[name] = result
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{name} {result[2] / 60:.1f} min")
+
     t_all = time.perf_counter()
     try:
-        for name in runs:
-            if bar is not None:
-                bar.set_postfix_str(name)
-            t0 = time.perf_counter()
-            how[name] = _run_one(name, configs[name], out / name, threads)
-            measured[name] = measure_run(out / name)
-            walls[name] = time.perf_counter() - t0
-            if bar is not None:
-                bar.update(1)
+        if jobs == 1:
+            for name in runs:
+                done(name, _run_and_measure(name, configs[name], out / name, threads))
+        else:
+            # spawn, not fork: a forked child of a process whose numba thread pool already ran can hang
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                pending = {pool.submit(_run_and_measure, name, configs[name], out / name, threads): name for name in runs}
+                try:
+                    while pending:
+                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            done(pending.pop(fut), fut.result())
+                except BaseException:                       # a failed run or Ctrl-C: stop the others too
+                    for proc in list(getattr(pool, "_processes", {}).values()):
+                        proc.terminate()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     finally:
         if bar is not None:
             bar.close()
+    measured: dict = {name: results[name][1] for name in runs}
     measured["_meta"] = {"seed": int(seed), "params": params or "default", "size": size.name, "box": size.box, "runs": list(runs),
-                         "wall_s": walls, "how": how, "total_wall_s": time.perf_counter() - t_all,
-                         "threads": threads, "machine": machine_description()}
+                         "wall_s": {name: results[name][2] for name in runs}, "how": {name: results[name][0] for name in runs},
+                         "total_wall_s": time.perf_counter() - t_all, "jobs": jobs, "threads": threads,
+                         "machine": machine_description()}
     (out / "measurements.json").write_text(json.dumps(_nan_to_none(measured), indent=1))
     return measured
 
@@ -122,8 +173,6 @@ def load_measurements(out: str | Path) -> dict:
 
 def machine_description() -> str:
     """CPU model, core count and Python/numba versions, for the report."""
-    import os
-
     import numba
 
     model = platform.processor() or platform.machine()
