@@ -461,16 +461,12 @@ def test_draw_block_size_does_not_change_the_result(monkeypatch):
     assert sum(c["sinter_swaps"] for c in results[0][1]) > 20
 
 
-def test_tile_size_does_not_change_the_result(monkeypatch):
-    """The blocked sweep (tiles of rows, each pass's grid shifted by 3 rows) gives the bits of pass
-    after pass over the whole box (one tile larger than box plus shift), for any tile size, on
-    one thread and in parallel by anti-diagonals."""
+def _tile_results(monkeypatch, cases):
     base = mixed_lattice((23, 19, 14), seed=6)
     results = []
     saved = numba.get_num_threads()
     try:
-        for tile, threads in ((10 ** 6, 1), (1, 1), (2, 1), (5, 1), (7, min(2, numba.config.NUMBA_NUM_THREADS)),
-                              (3, min(2, numba.config.NUMBA_NUM_THREADS))):
+        for tile, threads in cases:
             monkeypatch.setattr(S, "TILE_ROWS", tile)
             numba.set_num_threads(threads)
             lat = base.copy()
@@ -478,8 +474,26 @@ def test_tile_size_does_not_change_the_result(monkeypatch):
             results.append((digest(lat), counters))
     finally:
         numba.set_num_threads(saved)
+    return results
+
+
+def test_tile_size_does_not_change_the_result(monkeypatch):
+    """The blocked sweep (tiles of rows, each pass's grid shifted by `pass_skews`: 2 rows along its
+    own axis, 1 along the other) gives the bits of pass after pass over the whole box (one tile
+    larger than box plus shift), for any tile size, on one thread and in parallel by anti-diagonals."""
+    two = min(2, numba.config.NUMBA_NUM_THREADS)
+    results = _tile_results(monkeypatch, ((10 ** 6, 1), (1, 1), (2, 1), (5, 1), (7, two), (3, two)))
     assert all(r == results[0] for r in results[1:])
     assert sum(c["sinter_swaps"] + c["sinter_transfers"] for c in results[0][1]) > 100
+    assert S.pass_skews(np.array([0, 13, 30, 35, 12])).tolist() == [[0, 0], [1, 2], [2, 3], [3, 4], [4, 6]]
+
+
+def test_a_shift_of_one_row_per_pass_changes_the_result(monkeypatch):
+    """The skew is needed: a grid shifted by 1 row per pass along both axes (less than a z or y
+    pass needs along its own axis) lets small tiles run interacting pairs out of pass order."""
+    ref = _tile_results(monkeypatch, ((10 ** 6, 1),))[0]
+    monkeypatch.setattr(S, "pass_skews", lambda passes: np.repeat(np.arange(len(passes), dtype=np.int64)[:, None], 2, 1))
+    assert any(r != ref for r in _tile_results(monkeypatch, ((1, 1), (2, 1), (3, 1))))
 
 
 def test_event_interface_and_low_temperature():

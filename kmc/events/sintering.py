@@ -75,23 +75,26 @@ Not implemented: SPPARKS' vacancy annihilation at grain boundaries (a non-local 
 toward the surface); see docs/sintering.md for why and what it would change.
 
 Blocked sweep (same bits as pass after pass over the whole box, and cache-friendly on large
-boxes). Two pairs interact (one writes a voxel the other reads or writes) only if their lower
-voxels are at most 2 apart along each axis: a pair reads z-1 .. z+dz+1 and writes z .. z+dz.
+boxes). A pair with lower voxel at z and offset dz (1 for a z pair, else 0) reads rows
+z - 1 .. z + dz + 1 and writes z .. z + dz, so a pair of an earlier pass at z' interacts with it
+(one writes a voxel the other reads or writes) only if z' - z <= 1 + dz, and likewise along y.
 The (z, y) rows are cut into square tiles of T = TILE_ROWS rows, and the grid of pass q (the
-q-th of the step's n_sub x 36 passes) is shifted by -PASS_SKEW q = -2q rows along z and y:
-tile (a, b) of pass q holds the pairs whose lower voxel has aT - 2q <= z < (a + 1)T - 2q and
-bT - 2q <= y < (b + 1)T - 2q. Tile after tile, all passes run on it in order
-(`_tile_passes`). If pair P (pass q, tile (a, b)) interacts with a pair P' of an earlier pass
-q' < q, then z' <= z + 2 < (a + 1)T - 2(q - 1) <= (a + 1)T - 2q', so a' <= a, and likewise
-b' <= b: P' is in a tile that comes no later and has run before P, as in pass order;
-symmetrically every pair of a later pass that P interacts with runs after it. Any order of the
-tiles that respects a' <= a and b' <= b gives the same bits: `_step_serial` takes them
-lexicographically, `_step_parallel` by anti-diagonals a + b = d, whose tiles cannot interact
-and run on different threads. The row extents are read and widened only for a pair's own rows,
-so the same argument covers them. A tile's rows stay in cache from one pass to the next (the
-tile moves by 2 rows), where a pass over the whole box streams it from memory every time: at
-256^3 and 850 °C the step's sintering went from 2.36 to 1.34 s on one thread
-(bench/RESULTS.md); 64^3 and 128^3 are unchanged.
+q-th of the step's n_sub x 36 passes) is shifted by -S_z(q) rows along z and -S_y(q) along y:
+tile (a, b) of pass q holds the pairs whose lower voxel has aT - S_z(q) <= z < (a + 1)T - S_z(q)
+and bT - S_y(q) <= y < (b + 1)T - S_y(q), with S(0) = 0 and S_z(q) - S_z(q - 1) = 1 + dz_q,
+S_y(q) - S_y(q - 1) = 1 + dy_q (`pass_skews`: 2 rows for the pass's own axis, 1 for the other).
+Tile after tile, all passes run on it in order (`_tile_passes`). If pair P (pass q, tile (a, b))
+interacts with a pair P' of an earlier pass q' < q, then z' <= z + 1 + dz_q < (a + 1)T - S_z(q)
++ 1 + dz_q <= (a + 1)T - S_z(q'), so a' <= a, and likewise b' <= b: P' is in a tile that comes
+no later and has run before P, as in pass order; symmetrically every pair of a later pass that
+P interacts with runs after it. Any order of the tiles that respects a' <= a and b' <= b gives
+the same bits: `_step_serial` takes them lexicographically, `_step_parallel` by anti-diagonals
+a + b = d, whose tiles cannot interact and run on different threads. The row extents are read
+and widened only for a pair's own rows, so the same argument covers them. A tile's rows stay in
+cache from one pass to the next (the tile moves by 1-2 rows), where a pass over the whole box
+streams it from memory every time: at 256^3 and 850 °C the step's sintering went from 2.36 to
+1.34 s on one thread with a uniform shift of 2 rows (bench/RESULTS.md); 64^3 and 128^3 are
+unchanged.
 
 Implementation (`_pass_rect`; docs/sintering.md, "How the pass is made fast"): rows screened
 before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
@@ -605,10 +608,10 @@ def _pass_rect(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
 @nb.njit(cache=True, _nrt=False)
 def _tile_passes(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed, step, attempt_thr, boltz, offs,
                  gbW, fg, code, ext, scratch_x, scratch_r, ch, a, b, tile):
-    """Every pass of ``order`` (int64 (Q, 2): pass_ and key_pass per row) on tile (a, b) of the
-    skewed row grid, with scratch row ``ch``: pass q takes the pairs with lower voxel in rows
-    a tile - 2 q <= z < (a + 1) tile - 2 q, b tile - 2 q <= y < (b + 1) tile - 2 q
-    (module docstring, "Blocked sweep"). Returns (swaps, transfers, emptied) int64."""
+    """Every pass of ``order`` (int64 (Q, 4): pass_, key_pass, S_z, S_y per row, `pass_skews`) on
+    tile (a, b) of the skewed row grid, with scratch row ``ch``: pass q takes the pairs with lower
+    voxel in rows a tile - S_z(q) <= z < (a + 1) tile - S_z(q), b tile - S_y(q) <= y <
+    (b + 1) tile - S_y(q) (module docstring, "Blocked sweep"). Returns (swaps, transfers, emptied) int64."""
     cand = scratch_x[ch, 0]
     czy = scratch_x[ch, 1]
     c0 = scratch_r[ch, 0]
@@ -619,8 +622,8 @@ def _tile_passes(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
     transfers = 0
     emptied = 0
     for q in range(order.shape[0]):
-        z0 = a * tile - PASS_SKEW * q
-        y0 = b * tile - PASS_SKEW * q
+        z0 = a * tile - order[q, 2]
+        y0 = b * tile - order[q, 3]
         if z0 >= nz or y0 >= ny:
             continue
         if z0 + tile <= 0 or y0 + tile <= 0:
@@ -635,10 +638,10 @@ def _tile_passes(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
 
 
 @nb.njit(inline="always", cache=True)
-def _tile_grid(nz, ny, n_passes, tile):
+def _tile_grid(nz, ny, order, tile):
     """(tiles along z, tiles along y) of the skewed grid that covers the box in every pass."""
-    reach = PASS_SKEW * (n_passes - 1)
-    return (nz + reach + tile - 1) // tile, (ny + reach + tile - 1) // tile
+    last = order.shape[0] - 1
+    return (nz + order[last, 2] + tile - 1) // tile, (ny + order[last, 3] + tile - 1) // tile
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -647,7 +650,7 @@ def _step_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed,
     """All passes of ``order`` on one thread, tile after tile of the blocked sweep
     (`_blocked_sweep`), in one compiled call without reference counting. Returns (swaps,
     transfers, emptied) int64."""
-    nta, ntb = _tile_grid(nz, ny, order.shape[0], tile)
+    nta, ntb = _tile_grid(nz, ny, order, tile)
     swaps = 0
     transfers = 0
     emptied = 0
@@ -667,7 +670,7 @@ def _step_parallel(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, see
     """All passes of ``order`` by anti-diagonals d = a + b of the tile grid: the tiles of one
     diagonal are independent (module docstring, "Blocked sweep") and run in parallel, tile k of
     the diagonal on chunk k % n_chunks (n_chunks = scratch_x.shape[0]). Returns (swaps, transfers, emptied) int64."""
-    nta, ntb = _tile_grid(nz, ny, order.shape[0], tile)
+    nta, ntb = _tile_grid(nz, ny, order, tile)
     n_chunks = scratch_x.shape[0]
     swaps = 0
     transfers = 0
@@ -688,7 +691,6 @@ def _step_parallel(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, see
 
 DRAW_BLOCK = 2048               #: pairs listed across rows before their draws are made together
 TILE_ROWS = 48                  #: edge (rows along z and along y) of a tile of the blocked sweep
-PASS_SKEW = 2                   #: rows by which each pass's tile grid is shifted from the previous pass's
 PARALLEL_MIN_SITES = 1 << 20    #: lattices with fewer voxels run serially (a parallel region cost ~50 us here)
 
 
@@ -715,6 +717,17 @@ def pass_order(step: int, substep: int = 0) -> range:
     """Colour passes (0..35) in the order sub-step ``substep`` of step ``step`` runs them:
     ascending when step + substep is even, descending when odd."""
     return range(N_PASSES) if (step + substep) % 2 == 0 else range(N_PASSES - 1, -1, -1)
+
+
+def pass_skews(passes: np.ndarray) -> np.ndarray:
+    """int64 (Q, 2): the shifts (S_z, S_y) in rows of the blocked sweep's tile grid for the passes
+    ``passes`` (int (Q,), pass ids 0..35) run in that order: 0 for the first, then each pass adds
+    1 + its pair offset along z and along y (2 along its own axis, 1 along the others), the least
+    that keeps the sweep's bits those of pass after pass (module docstring, "Blocked sweep")."""
+    axis = np.asarray(passes, dtype=np.int64) // N_COLOURS_PER_AXIS
+    step = np.stack([1 + (axis == 0), 1 + (axis == 1)], axis=1).astype(np.int64)
+    step[:1] = 0
+    return np.cumsum(step, axis=0)
 
 
 def pass_pairs(shape: tuple[int, int, int], pass_id: int) -> np.ndarray:
@@ -798,6 +811,7 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     _build_fg(flat[0], flat[3], flat[1], fg, code)
     order = np.array([(p, N_PASSES * sub + p) for sub in range(n_sub) for p in pass_order(step, sub)],
                      dtype=np.int64)
+    order = np.ascontiguousarray(np.column_stack([order, pass_skews(order[:, 0])]))
     sweep = _step_parallel if use_parallel else _step_serial
     s, t, e = sweep(*flat, nz, ny, nx, order, seed_u, step_u, thr_u, boltz, offs, gb, fg, code, ext, scratch_x,
                     scratch_r, np.int64(max(1, TILE_ROWS)))
