@@ -52,7 +52,7 @@ def _none_to_nan(obj):
     return obj
 
 
-def _stored_state(name: str, cfg, run_dir: Path) -> str:
+def _stored_state(cfg, run_dir: Path) -> str:
     """'new', 'finished' or 'unfinished' for the run of ``cfg`` in ``run_dir``; a UserError when
     run_dir holds something else (checked for every run before any starts)."""
     from kmc.store import RunStore
@@ -75,7 +75,7 @@ def _run_one(name: str, cfg, run_dir: Path, threads: int | None) -> str:
     from kmc.simulation import Simulation
     from kmc.store import RunStore
 
-    state = _stored_state(name, cfg, run_dir)
+    state = _stored_state(cfg, run_dir)
     if state == "finished":
         return "reused"
     if state == "unfinished":
@@ -112,7 +112,7 @@ def run_all(out: str | Path, size: Size, seed: int, runs: tuple[str, ...] = VALI
     out = Path(out)
     configs = {name: config_for(name, size, seed, params) for name in runs}     # validate all before running any
     for name in runs:
-        _stored_state(name, configs[name], out / name)
+        _stored_state(configs[name], out / name)
     jobs, threads = share_cores(len(runs), jobs, threads)
     out.mkdir(parents=True, exist_ok=True)
     bar = None
