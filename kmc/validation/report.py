@@ -23,6 +23,7 @@ KEY_NUMBERS = (
     ("li2co3_order", "delay_C", "°C"), ("core_shell_300", "shell_minus_core_layered", "TM fraction"),
     ("healed_500", "diff_500C", "TM fraction"), ("two_step", "void_reduction", "fraction"),
     ("two_step", "nanopore_reduction", "fraction"), ("disorder_peak", "peak_C", "°C"),
+    ("coated_centre_ald10", "central_void_radius_nm", "nm"), ("coated_centre_ald25", "central_void_radius_nm", "nm"),
     ("coated_centre_ald25", "core_layered", "TM fraction"), ("coated_centre_ald25", "core_porosity_excess", "volume fraction"),
     ("coated_grains_ald25", "grains_coated", "grains"), ("coated_grains_ald25", "d_coated_nm", "nm"),
     ("predehydrated", "pre_dehydrated", "shell - core layered, TM fraction"),
