@@ -137,9 +137,11 @@ class Simulation:
         return {"config": self.cfg.to_dict(), "params": self.params.to_dict(), "backend": self.backend.name,
                 "seed": self.cfg.seed, "build": self.build_report, "n_precursor_grains": self.n_precursor_grains}
 
-    def run(self, out: str | Path | None = None, *, store: RunStore | None = None, progress: bool = False) -> RunStore | None:
+    def run(self, out: str | Path | None = None, *, store: RunStore | None = None, progress: bool = False,
+            on_step=None) -> RunStore | None:
         """Run the program to its end. Writes to a new store at ``out``, to ``store`` (resume),
-        or nowhere when both are None (tests). Returns the store."""
+        or nowhere when both are None (tests). ``on_step(clock)``, if given, is called after
+        every step (progress reports from another process). Returns the store."""
         frames, observations, stops = self._schedule()
         frame_set, observe_set = set(frames), set(observations)
 
@@ -177,6 +179,8 @@ class Simulation:
                 if clock.time_s in frame_set and store is not None:
                     self._write_frame(store, rows, tables)
                     rows = []
+                if on_step is not None:
+                    on_step(clock)
                 if bar is not None:
                     bar.n = round(clock.time_s / 60.0, 3)
                     bar.set_description_str(f"T = {clock.temperature_C:6.1f} °C", refresh=False)

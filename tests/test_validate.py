@@ -168,18 +168,22 @@ def test_validate_end_to_end_on_a_tiny_lattice(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[:-1] == first.splitlines()[:-1]
 
 
-def test_runs_side_by_side_measure_what_runs_one_after_another_do(tmp_path):
+def test_runs_side_by_side_measure_what_runs_one_after_another_do(tmp_path, capsys):
     import json
 
     from kmc.validation.plan import Size
     from kmc.validation.runner import run_all
 
     runs = ("ncm622_lioh_direct", "ncm622_li2co3")
-    run_all(tmp_path / "side", Size.parse(False, 16), 5, runs, threads=1, progress=False, jobs=2)
-    run_all(tmp_path / "one", Size.parse(False, 16), 5, runs, threads=2, progress=False, jobs=1)
+    run_all(tmp_path / "side", Size.parse(False, 16), 5, runs, threads=1, progress=True, jobs=2)
+    bar = capsys.readouterr().err
+    run_all(tmp_path / "one", Size.parse(False, 16), 5, runs, threads=2, progress=True, jobs=1)
     side, one = (json.loads((tmp_path / d / "measurements.json").read_text()) for d in ("side", "one"))
     assert (side.pop("_meta")["jobs"], one.pop("_meta")["jobs"]) == (2, 1)
     assert side == one and set(side) == set(runs) and side["ncm622_lioh_direct"]["frames"]
+    # one bar over both runs in furnace hours (two 14.75 h programs), fed from the worker processes
+    assert "2 runs at a time" in bar and "29.5/29.5 furnace h" in bar
+    assert "1 run at a time" in capsys.readouterr().err
 
 
 def test_seed_and_sensitivity_tables_name_what_differs():

@@ -8,10 +8,14 @@ run whose stored config equals the one asked for is reused, an unfinished one re
 run is then measured (`kmc.validation.measure`) and ``out/measurements.json`` written
 ({name: measurements} plus ``_meta``: seed, size, jobs, threads, wall times). A run's bits do
 not depend on jobs or threads (the determinism tests), so neither changes a verdict.
+The progress bar (``progress``) counts the furnace hours of all runs together; the worker
+processes report theirs through a manager queue every REPORT_EVERY_S.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import multiprocessing
@@ -70,8 +74,9 @@ def _stored_state(cfg, run_dir: Path) -> str:
     return "finished" if store.finished else "unfinished"
 
 
-def _run_one(name: str, cfg, run_dir: Path, threads: int | None) -> str:
-    """Run (or reuse, or resume) one preset; returns 'ran', 'resumed' or 'reused'."""
+def _run_one(name: str, cfg, run_dir: Path, threads: int | None, on_step=None) -> str:
+    """Run (or reuse, or resume) one preset; returns 'ran', 'resumed' or 'reused'. on_step: as
+    `Simulation.run`."""
     from kmc.simulation import Simulation
     from kmc.store import RunStore
 
@@ -80,21 +85,74 @@ def _run_one(name: str, cfg, run_dir: Path, threads: int | None) -> str:
         return "reused"
     if state == "unfinished":
         sim, store = Simulation.resume(run_dir, threads=threads)
-        sim.run(store=store)
+        sim.run(store=store, on_step=on_step)
         return "resumed"
     for stale in RunStore.stale_partials(run_dir):
         shutil.rmtree(stale, ignore_errors=True)
-    Simulation.from_config(cfg, threads=threads).run(run_dir)
+    Simulation.from_config(cfg, threads=threads).run(run_dir, on_step=on_step)
     return "ran"
 
 
-def _run_and_measure(name: str, cfg, run_dir: Path, threads: int | None) -> tuple[str, dict, float]:
-    """`_run_one` then `measure_run`: (how, measurements, wall seconds). Runs in a worker process."""
+#: Wall seconds between two progress reports of a run.
+REPORT_EVERY_S = 2.0
+
+
+def _run_and_measure(name: str, cfg, run_dir: Path, threads: int | None, report=None) -> tuple[str, dict, float]:
+    """`_run_one` then `measure_run`: (how, measurements, wall seconds). Runs in a worker process;
+    ``report(name, furnace_s)``, if given, is told the run's furnace time every REPORT_EVERY_S."""
     from kmc.validation.measure import measure_run
 
     t0 = time.perf_counter()
-    how = _run_one(name, cfg, run_dir, threads)
+    on_step = None
+    if report is not None:
+        last = [t0]
+
+        def on_step(clock) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= REPORT_EVERY_S:
+                last[0] = now
+                report(name, clock.time_s)
+    how = _run_one(name, cfg, run_dir, threads, on_step)
     return how, measure_run(run_dir), time.perf_counter() - t0
+
+
+def _put(queue, name: str, furnace_s: float) -> None:
+    """A worker's progress report, through the manager queue to `_Progress.drain`."""
+    queue.put((name, furnace_s))
+
+
+class _Progress:
+    """One bar over all runs, in furnace hours (the runs' program durations summed); fed by
+    `report` in this process or, from worker processes, through a queue (`drain`)."""
+
+    def __init__(self, configs: dict, jobs: int):
+        from tqdm import tqdm
+
+        from kmc.program import TemperatureProgram
+
+        self.total_s = {name: TemperatureProgram(cfg.program).duration_s for name, cfg in configs.items()}
+        self.done_s = dict.fromkeys(configs, 0.0)
+        self.bar = tqdm(total=round(sum(self.total_s.values()) / 3600.0, 2), unit="furnace h", dynamic_ncols=True,
+                        desc=f"validate, {jobs} run{'s' if jobs != 1 else ''} at a time",
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} furnace h "
+                                   "[{elapsed} elapsed, ETA {remaining}]")
+
+    def report(self, name: str, furnace_s: float) -> None:
+        self.done_s[name] = min(furnace_s, self.total_s[name])
+        self.bar.n = round(sum(self.done_s.values()) / 3600.0, 2)
+        self.bar.refresh()
+
+    def drain(self, queue) -> None:
+        import queue as queue_mod
+
+        while True:
+            try:
+                self.report(*queue.get_nowait())
+            except queue_mod.Empty:
+                return
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def share_cores(n_runs: int, jobs: int | None, threads: int | None) -> tuple[int, int]:
@@ -115,31 +173,33 @@ def run_all(out: str | Path, size: Size, seed: int, runs: tuple[str, ...] = VALI
         _stored_state(configs[name], out / name)
     jobs, threads = share_cores(len(runs), jobs, threads)
     out.mkdir(parents=True, exist_ok=True)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(runs), unit="run", desc=f"validate ({jobs} at a time)", dynamic_ncols=True)
+    bar = _Progress(configs, jobs) if progress else None
     results: dict[str, tuple[str, dict, float]] = {}
 
     def done(name: str, result) -> None:
         results[name] = result
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{name} {result[2] / 60:.1f} min")
+            bar.report(name, bar.total_s[name])
 
     t_all = time.perf_counter()
     try:
         if jobs == 1:
             for name in runs:
-                done(name, _run_and_measure(name, configs[name], out / name, threads))
+                done(name, _run_and_measure(name, configs[name], out / name, threads, bar and bar.report))
         else:
             # spawn, not fork: a forked child of a process whose numba thread pool already ran can hang
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                pending = {pool.submit(_run_and_measure, name, configs[name], out / name, threads): name for name in runs}
+            ctx = multiprocessing.get_context("spawn")
+            with contextlib.ExitStack() as stack:
+                queue = stack.enter_context(ctx.Manager()).Queue() if bar is not None else None
+                report = functools.partial(_put, queue) if queue is not None else None
+                pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=ctx))
+                pending = {pool.submit(_run_and_measure, name, configs[name], out / name, threads, report): name
+                           for name in runs}
                 try:
                     while pending:
-                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                        if bar is not None:
+                            bar.drain(queue)
                         for fut in finished:
                             done(pending.pop(fut), fut.result())
                 except BaseException:                       # a failed run or Ctrl-C: stop the others too
