@@ -648,7 +648,7 @@ def _tile_grid(nz, ny, order, tile):
 def _step_serial(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, seed, step, attempt_thr,
                  boltz, offs, gbW, fg, code, ext, scratch_x, scratch_r, tile):
     """All passes of ``order`` on one thread, tile after tile of the blocked sweep
-    (`_blocked_sweep`), in one compiled call without reference counting. Returns (swaps,
+    (module docstring, "Blocked sweep"), in one compiled call without reference counting. Returns (swaps,
     transfers, emptied) int64."""
     nta, ntb = _tile_grid(nz, ny, order, tile)
     swaps = 0

@@ -74,7 +74,7 @@ def _stored_state(cfg, run_dir: Path) -> str:
     return "finished" if store.finished else "unfinished"
 
 
-def _run_one(name: str, cfg, run_dir: Path, threads: int | None, on_step=None) -> str:
+def _run_one(cfg, run_dir: Path, threads: int | None, on_step=None) -> str:
     """Run (or reuse, or resume) one preset; returns 'ran', 'resumed' or 'reused'. on_step: as
     `Simulation.run`."""
     from kmc.simulation import Simulation
@@ -112,7 +112,7 @@ def _run_and_measure(name: str, cfg, run_dir: Path, threads: int | None, report=
             if now - last[0] >= REPORT_EVERY_S:
                 last[0] = now
                 report(name, clock.time_s)
-    how = _run_one(name, cfg, run_dir, threads, on_step)
+    how = _run_one(cfg, run_dir, threads, on_step)
     return how, measure_run(run_dir), time.perf_counter() - t0
 
 
