@@ -478,21 +478,60 @@ def _tile_results(monkeypatch, cases):
 
 
 def test_tile_size_does_not_change_the_result(monkeypatch):
-    """The blocked sweep (tiles of rows, each pass's grid shifted by `pass_skews`: 2 rows along its
-    own axis, 1 along the other) gives the bits of pass after pass over the whole box (one tile
-    larger than box plus shift), for any tile size, on one thread and in parallel by anti-diagonals."""
+    """The blocked sweep (tiles of rows, each pass's grid shifted by `pass_skews`) gives the bits
+    of pass after pass over the whole box (one tile larger than box plus shift), for any tile
+    size (tiles of 6 and 12 rows have their grid lines on one residue mod 6, the others on
+    several), on one thread and in parallel by anti-diagonals."""
     two = min(2, numba.config.NUMBA_NUM_THREADS)
-    results = _tile_results(monkeypatch, ((10 ** 6, 1), (1, 1), (2, 1), (5, 1), (7, two), (3, two)))
+    cases = ((10 ** 6, 1), (1, 1), (2, 1), (5, 1), (6, 1), (12, 1), (7, two), (3, two), (6, two))
+    results = _tile_results(monkeypatch, cases)
     assert all(r == results[0] for r in results[1:])
     assert sum(c["sinter_swaps"] + c["sinter_transfers"] for c in results[0][1]) > 100
-    assert S.pass_skews(np.array([0, 13, 30, 35, 12])).tolist() == [[0, 0], [1, 2], [2, 3], [3, 4], [4, 6]]
 
 
-def test_a_shift_of_one_row_per_pass_changes_the_result(monkeypatch):
-    """The skew is needed: a grid shifted by 1 row per pass along both axes (less than a z or y
-    pass needs along its own axis) lets small tiles run interacting pairs out of pass order."""
+def _out_of_order_pairs(passes, skews, tile, rows=40):
+    """Pairs of rows (z', q') < (z, q) along z or y that interact (z' <= z + 1 + dz_q) but sit in
+    a later tile of their pass than the later pass's row does: what would break pass order."""
+    passes = list(passes)
+    found = []
+    for axis in (0, 1):
+        spec = [S._pass_rows(p, axis) for p in passes]
+        tile_of = (np.arange(rows)[None, :] + skews[:, axis][:, None]) // tile   # (Q, rows)
+        has = np.array([[z % m == r for z in range(rows)] for r, m, _ in spec])
+        for q in range(1, len(passes)):
+            for z in np.flatnonzero(has[q]):
+                for zp in range(z + 1, min(rows, z + 2 + spec[q][2])):
+                    late = np.flatnonzero(has[:q, zp] & (tile_of[:q, zp] > tile_of[q, z]))
+                    found += [(axis, q, int(z), int(k), zp) for k in late]
+    return found
+
+
+def test_pass_skews_keep_every_interacting_pair_in_pass_order():
+    """Checked row by row for both pass orders of 1 and 7 sub-steps and tiles of 1-7, 12 and 48
+    rows: no row of an earlier pass that interacts with a row of a later pass lies in a later
+    tile; the skews are non-decreasing, and one row less at any pass where the skew grows makes
+    such a pair appear (they are the least the rule allows). Over the 252 passes of a step the
+    tile grid of 30 rows (`TILE_ROWS`) moves 105 rows along z and 147 along y (335 with 1 + d rows
+    per pass)."""
+    for n_sub, step, tile in itertools.product((1, 7), (0, 1), (1, 2, 3, 4, 5, 6, 7, 12, 48)):
+        passes = [p for sub in range(n_sub) for p in S.pass_order(step, sub)]
+        skews = S.pass_skews(np.array(passes), tile)
+        assert (np.diff(skews, axis=0) >= 0).all()
+        assert not _out_of_order_pairs(passes, skews, tile), (n_sub, step, tile)
+        if n_sub == 1 and tile in (1, 6, 7):
+            for q, axis in zip(*np.nonzero(np.diff(skews, axis=0) > 0)):
+                less = skews.copy()
+                less[q + 1:, axis] -= 1
+                assert _out_of_order_pairs(passes, less, tile), (step, tile, q + 1, axis)
+    full = [p for sub in range(7) for p in S.pass_order(0, sub)]
+    assert S.pass_skews(np.array(full), S.TILE_ROWS)[-1].tolist() == [105, 147]
+
+
+def test_an_unskewed_grid_changes_the_result(monkeypatch):
+    """The skew is needed: tiles that hold the same rows in every pass run interacting pairs of
+    neighbouring tiles out of pass order."""
     ref = _tile_results(monkeypatch, ((10 ** 6, 1),))[0]
-    monkeypatch.setattr(S, "pass_skews", lambda passes: np.repeat(np.arange(len(passes), dtype=np.int64)[:, None], 2, 1))
+    monkeypatch.setattr(S, "pass_skews", lambda passes, tile: np.zeros((len(passes), 2), dtype=np.int64))
     assert any(r != ref for r in _tile_results(monkeypatch, ((1, 1), (2, 1), (3, 1))))
 
 

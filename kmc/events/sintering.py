@@ -81,20 +81,28 @@ z - 1 .. z + dz + 1 and writes z .. z + dz, so a pair of an earlier pass at z' i
 The (z, y) rows are cut into square tiles of T = TILE_ROWS rows, and the grid of pass q (the
 q-th of the step's n_sub x 36 passes) is shifted by -S_z(q) rows along z and -S_y(q) along y:
 tile (a, b) of pass q holds the pairs whose lower voxel has aT - S_z(q) <= z < (a + 1)T - S_z(q)
-and bT - S_y(q) <= y < (b + 1)T - S_y(q), with S(0) = 0 and S_z(q) - S_z(q - 1) = 1 + dz_q,
-S_y(q) - S_y(q - 1) = 1 + dy_q (`pass_skews`: 2 rows for the pass's own axis, 1 for the other).
-Tile after tile, all passes run on it in order (`_tile_passes`). If pair P (pass q, tile (a, b))
-interacts with a pair P' of an earlier pass q' < q, then z' <= z + 1 + dz_q < (a + 1)T - S_z(q)
-+ 1 + dz_q <= (a + 1)T - S_z(q'), so a' <= a, and likewise b' <= b: P' is in a tile that comes
-no later and has run before P, as in pass order; symmetrically every pair of a later pass that
-P interacts with runs after it. Any order of the tiles that respects a' <= a and b' <= b gives
+and bT - S_y(q) <= y < (b + 1)T - S_y(q). A pass has lower voxels only on rows of one residue:
+z = r_q mod m_q (m = 3 along the pass's own axis, 2 along the others; `_pass_rows`), and so along
+y. `pass_skews` takes S(0) = 0 and each S(q) >= S(q - 1) as small as this rule allows: for every
+grid line B = aT - S(q) of pass q (its residues mod 6 are those of aT) and every earlier pass q',
+no row of pass q' lies in [aT - S(q'), f], f = z_max + 1 + dz_q, z_max the last row of pass q
+below B. Only passes with S(q') >= S(q) - 1 can break it, since f <= B + 1. Over a step's 252
+passes the grid moves 105 rows along z and 147 along y for tiles of a multiple of 6 rows, where
+the first form of this sweep (each pass 1 + dz and 1 + dy further) moved it 335: each voxel falls
+into fewer tiles in a step and is fetched from memory fewer times.
+
+Tile after tile, all passes run on it in order (`_tile_passes`). If pair P (pass q, row z, tile
+(a, b)) interacts with a pair P' of an earlier pass q' < q (row z'), then z' <= z + 1 + dz_q <=
+f for the boundary B = (a + 1)T - S_z(q) above P, so by the rule z' < (a + 1)T - S_z(q') and
+a' <= a, and likewise b' <= b: P' is in a tile that comes no later and has run before P, as in
+pass order; symmetrically every pair of a later pass that P interacts with runs after it. Any order of the tiles that respects a' <= a and b' <= b gives
 the same bits: `_step_serial` takes them lexicographically, `_step_parallel` by anti-diagonals
 a + b = d, whose tiles cannot interact and run on different threads. The row extents are read
 and widened only for a pair's own rows, so the same argument covers them. A tile's rows stay in
-cache from one pass to the next (the tile moves by 1-2 rows), where a pass over the whole box
+cache from one pass to the next (the tile moves by 0-2 rows), where a pass over the whole box
 streams it from memory every time: at 256^3 and 850 °C the step's sintering went from 2.36 to
-1.34 s on one thread with a uniform shift of 2 rows (bench/RESULTS.md); 64^3 and 128^3 are
-unchanged.
+1.34 s on one thread with a uniform shift of 2 rows, and takes ~20 % less with the least shift
+and tiles of 30 rows than with 1 + dz per pass (docs/sintering.md, bench/RESULTS.md).
 
 Implementation (`_pass_rect`; docs/sintering.md, "How the pass is made fast"): rows screened
 before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
@@ -690,7 +698,7 @@ def _step_parallel(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, see
 
 
 DRAW_BLOCK = 2048               #: pairs listed across rows before their draws are made together
-TILE_ROWS = 48                  #: edge (rows along z and along y) of a tile of the blocked sweep
+TILE_ROWS = 30                  #: edge (rows along z and along y) of a tile of the blocked sweep
 PARALLEL_MIN_SITES = 1 << 20    #: lattices with fewer voxels run serially (a parallel region cost ~50 us here)
 
 
@@ -719,15 +727,56 @@ def pass_order(step: int, substep: int = 0) -> range:
     return range(N_PASSES) if (step + substep) % 2 == 0 else range(N_PASSES - 1, -1, -1)
 
 
-def pass_skews(passes: np.ndarray) -> np.ndarray:
-    """int64 (Q, 2): the shifts (S_z, S_y) in rows of the blocked sweep's tile grid for the passes
-    ``passes`` (int (Q,), pass ids 0..35) run in that order: 0 for the first, then each pass adds
-    1 + its pair offset along z and along y (2 along its own axis, 1 along the others), the least
-    that keeps the sweep's bits those of pass after pass (module docstring, "Blocked sweep")."""
-    axis = np.asarray(passes, dtype=np.int64) // N_COLOURS_PER_AXIS
-    step = np.stack([1 + (axis == 0), 1 + (axis == 1)], axis=1).astype(np.int64)
-    step[:1] = 0
-    return np.cumsum(step, axis=0)
+def _pass_rows(pass_id: int, axis: int) -> tuple[int, int, int]:
+    """(r, m, d): pass ``pass_id`` has lower voxels only on rows whose coordinate along ``axis``
+    (0 z, 1 y) is r mod m (m = 3 along its own axis, 2 along the others), with pair offset d along
+    that axis (1 along its own axis, else 0)."""
+    pass_axis, colour = divmod(int(pass_id), N_COLOURS_PER_AXIS)
+    if pass_axis == axis:
+        return colour // 4, 3, 1
+    first_other = 1 if pass_axis == 0 else 0          # the other axes in z, y, x order: v, w
+    return ((colour >> 1) & 1 if axis == first_other else colour & 1), 2, 0
+
+
+def _breaks_order(line: int, rows: tuple[int, int, int], earlier_line: int, earlier_rows: tuple[int, int, int]) -> bool:
+    """Whether an earlier pass (``earlier_rows``, its grid line at ``earlier_line``) has a row
+    in [earlier_line, f], f = the last row of the later pass below its ``line`` + 1 + its offset
+    (module docstring, "Blocked sweep")."""
+    r, m, d = rows
+    f = line - 1 - ((line - 1 - r) % m) + 1 + d
+    er, em, _ = earlier_rows
+    return earlier_line + ((er - earlier_line) % em) <= f
+
+
+@functools.lru_cache(maxsize=64)
+def _skews(passes: tuple[int, ...], tile: int) -> np.ndarray:
+    residues = range(0, 6, math.gcd(tile, 6))           # of the grid lines a * tile, mod 6
+    out = np.zeros((len(passes), 2), dtype=np.int64)
+    for axis in (0, 1):
+        rows = [_pass_rows(p, axis) for p in passes]
+        skew = out[:, axis]
+        for q in range(1, len(passes)):
+            s = skew[q - 1]
+            while True:
+                k = q - 1
+                broken = False
+                while k >= 0 and skew[k] >= s - 1 and not broken:
+                    broken = any(_breaks_order(b - s, rows[q], b - skew[k], rows[k]) for b in residues)
+                    k -= 1
+                if not broken:
+                    break
+                s += 1
+            skew[q] = s
+    out.setflags(write=False)
+    return out
+
+
+def pass_skews(passes: np.ndarray, tile: int) -> np.ndarray:
+    """int64 (Q, 2), read-only: the shifts (S_z, S_y) in rows of the blocked sweep's tile grid
+    for the passes ``passes`` (int (Q,), pass ids 0..35) run in that order on tiles of ``tile``
+    rows: 0 for the first, then each the least, and no less than the one before, that keeps the
+    sweep's bits those of pass after pass (module docstring, "Blocked sweep")."""
+    return _skews(tuple(int(p) for p in passes), int(tile))
 
 
 def pass_pairs(shape: tuple[int, int, int], pass_id: int) -> np.ndarray:
@@ -811,10 +860,11 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     _build_fg(flat[0], flat[3], flat[1], fg, code)
     order = np.array([(p, N_PASSES * sub + p) for sub in range(n_sub) for p in pass_order(step, sub)],
                      dtype=np.int64)
-    order = np.ascontiguousarray(np.column_stack([order, pass_skews(order[:, 0])]))
+    tile = max(1, TILE_ROWS)
+    order = np.ascontiguousarray(np.column_stack([order, pass_skews(order[:, 0], tile)]))
     sweep = _step_parallel if use_parallel else _step_serial
     s, t, e = sweep(*flat, nz, ny, nx, order, seed_u, step_u, thr_u, boltz, offs, gb, fg, code, ext, scratch_x,
-                    scratch_r, np.int64(max(1, TILE_ROWS)))
+                    scratch_r, np.int64(tile))
     out["sinter_swaps"], out["sinter_transfers"], out["sinter_emptied"] = int(s), int(t), int(e)
     return out
 
