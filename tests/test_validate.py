@@ -109,6 +109,24 @@ def test_coating_diagnosis_names_the_largest_pores_only_when_they_are_alike():
     assert _largest_pores(frame(void_radius_nm=0.0, void_offset_nm=math.nan, **geo), coated) == ""
 
 
+def test_two_step_diagnosis_tells_a_dehydrated_core_from_one_without_li():
+    """The report says why the 250 °C hold leaves a rock-salt core: Li arrived (core Li/TM >= 0.8)
+    but too late, or it stayed in the source, or the source is used up without reaching it."""
+    from kmc.validation.evaluate import _two_step_hold
+    first = frame(time_h=1.0, core_tm_frac_hydroxide=0.55, core_tm_frac_rock_salt=0.45, core_tm_frac_layered=0.0,
+                  core_li_to_tm=0.05)
+    late = frame(time_h=6.0, core_tm_frac_hydroxide=0.0, core_tm_frac_rock_salt=0.75, core_tm_frac_layered=0.25,
+                 core_li_to_tm=0.9, tm_frac_layered=0.71, li_frac_lioh=0.05)
+    said = _two_step_hold(first, late)
+    assert "Li does reach the core: its Li/TM is 0.05 at 1.0 h and 0.90" in said
+    assert "of its 55% hydroxide, 25% of the core's TM turns layered and 30% rock salt" in said
+    starved = dict(late, core_li_to_tm=0.3)
+    assert "Li transport into it" in _two_step_hold(first, starved)
+    assert "has not left the source" in _two_step_hold(first, dict(starved, li_frac_lioh=0.5))
+    done = dict(late, core_tm_frac_rock_salt=0.1, core_tm_frac_layered=0.9)
+    assert _two_step_hold(first, done).startswith(" After the 250 °C hold (6.0 h) the core is 90% layered")
+
+
 def test_predehydrated():
     bare = [frame(shell_minus_core_tm_frac_layered=0.2), frame(temperature_C=700.0, shell_minus_core_tm_frac_layered=0.9)]
     # a rock-salt shell around a layered core is not the faster dense shell of finding 7

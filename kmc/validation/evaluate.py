@@ -78,6 +78,31 @@ def _li_in_source(frame: dict | None) -> float:
     return sum(frame.get(f"li_frac_{p}", 0.0) for p in ("lioh_h2o", "lioh", "lioh_melt", "li2co3"))
 
 
+def _two_step_hold(first: dict, last: dict) -> str:
+    """What the frames at the start (``first``) and end (``last``) of the two-step program's
+    250 °C hold say about why lithiation does or does not win there (a sentence, "" for none)."""
+    if last["core_tm_frac_rock_salt"] <= 0.5:
+        return (f" After the 250 °C hold ({last['time_h']:.1f} h) the core is "
+                f"{last['core_tm_frac_layered']:.0%} layered and {last['core_tm_frac_rock_salt']:.0%} rock salt.")
+    left = _li_in_source(last)
+    head = (f" The 250 °C hold does not let lithiation win: after {last['time_h']:.1f} h the core is "
+            f"{last['core_tm_frac_rock_salt']:.0%} rock salt and the particle {last['tm_frac_layered']:.0%} layered, "
+            f"with {left:.0%} of the Li still in the source")
+    if last["core_li_to_tm"] >= 0.8:
+        gained_layered = last["core_tm_frac_layered"] - first["core_tm_frac_layered"]
+        gained_rock_salt = last["core_tm_frac_rock_salt"] - first["core_tm_frac_rock_salt"]
+        return (head + f". Li does reach the core: its Li/TM is {first['core_li_to_tm']:.2f} at "
+                f"{first['time_h']:.1f} h and {last['core_li_to_tm']:.2f} at the end of the hold. But at "
+                f"{first['time_h']:.1f} h the core is already {first['core_tm_frac_rock_salt']:.0%} rock salt; of its "
+                f"{first['core_tm_frac_hydroxide']:.0%} hydroxide, {gained_layered:.0%} of the core's TM turns layered "
+                f"and {gained_rock_salt:.0%} rock salt during the hold (dehydration still wins the race there), and "
+                "Li dissolved in rock salt does not turn it layered at 250 °C (rock-salt lithiation has the higher "
+                "barrier): what arrives later waits in the rock salt.")
+    why = ("the source is nearly used up, so what limits the core is Li transport into it"
+           if left < 0.2 else "the rest of the Li has not left the source")
+    return head + f": {why}."
+
+
 def _largest_pores(bare_end: dict, coated_end: dict) -> str:
     """Size and position of each particle's largest closed pore, when the two are of a size (within
     25 %), so that their position decides the central-void verdict ("" otherwise)."""
@@ -131,17 +156,7 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
         two = _frames(measured, "ncm622_lioh_two_step") or []
         held = [f for f in two if f["heating"] and abs(f["temperature_C"] - 250.0) <= 1.0]
         if held:
-            f = held[-1]
-            left = _li_in_source(f)
-            why = ("the source is nearly used up, so what limits the core is Li transport into it"
-                   if left < 0.2 else "the rest of the Li has not left the source")
-            if f["core_tm_frac_rock_salt"] > 0.5:
-                on_way += (f" The 250 °C hold does not let lithiation win: after {f['time_h']:.1f} h the core is "
-                           f"{f['core_tm_frac_rock_salt']:.0%} rock salt and the particle {f['tm_frac_layered']:.0%} layered, "
-                           f"with {left:.0%} of the Li still in the source: {why}.")
-            else:
-                on_way += (f" After the 250 °C hold ({f['time_h']:.1f} h) the core is "
-                           f"{f['core_tm_frac_layered']:.0%} layered and {f['core_tm_frac_rock_salt']:.0%} rock salt.")
+            on_way += _two_step_hold(held[0], held[-1])
         de, te = _end(measured, lioh), _end(measured, "ncm622_lioh_two_step")
         if de is not None and te is not None:
             on_way += (f" Core / shell porosity at the end, open pores included: {de['core_porosity']:.2f} / "
