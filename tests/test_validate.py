@@ -127,6 +127,18 @@ def test_two_step_diagnosis_tells_a_dehydrated_core_from_one_without_li():
     assert _two_step_hold(first, done).startswith(" After the 250 °C hold (6.0 h) the core is 90% layered")
 
 
+def test_coating_diagnosis_says_when_li_reaches_the_bare_centre_before_coarsening():
+    from kmc.validation.evaluate import _bare_centre_race
+    heat = [frame(time_h=t, temperature_C=T, grain_count=n, core_li_to_tm=li)
+            for t, T, n, li in ((0.0, 25.0, 8000, 0.0), (1.0, 325.0, 8000, 0.45), (1.25, 400.0, 8000, 0.69),
+                                (1.6, 500.0, 6900, 0.82), (1.9, 600.0, 1800, 0.91))]
+    said = _bare_centre_race(heat)
+    assert "Li/TM reaches 0.69 by 400 °C, and its grain count halves (8000 -> 1800) only by 600 °C" in said
+    early = [dict(f, grain_count=3000) if f["temperature_C"] >= 325.0 else f for f in heat]
+    assert _bare_centre_race(early) == ""            # coarsened before Li arrived: the race went the other way
+    assert _bare_centre_race([dict(f, core_li_to_tm=0.1) for f in heat]) == ""
+
+
 def test_predehydrated():
     bare = [frame(shell_minus_core_tm_frac_layered=0.2), frame(temperature_C=700.0, shell_minus_core_tm_frac_layered=0.9)]
     # a rock-salt shell around a layered core is not the faster dense shell of finding 7

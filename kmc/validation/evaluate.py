@@ -103,6 +103,25 @@ def _two_step_hold(first: dict, last: dict) -> str:
     return head + f": {why}."
 
 
+def _bare_centre_race(bare: list[dict]) -> str:
+    """When the bare NCM90 particle's core has Li (Li/TM >= 0.5) before its grains coarsen (grain
+    count halved), on heating: a sentence saying so (finding 5's starved centre cannot form), else ""."""
+    heating = [f for f in bare if f["heating"]]
+    if not heating:
+        return ""
+    n0 = heating[0]["grain_count"]
+    li = next((f for f in heating if (f["core_li_to_tm"] or 0.0) >= 0.5), None)
+    coarse = next((f for f in heating if f["grain_count"] <= 0.5 * n0), None)
+    if li is None or (coarse is not None and coarse["time_h"] <= li["time_h"]):
+        return ""
+    after = ("" if coarse is None else
+             f", and its grain count halves ({n0:.0f} -> {coarse['grain_count']:.0f}) only by {coarse['temperature_C']:.0f} °C")
+    return (f" In the bare particle the core's Li/TM reaches {li['core_li_to_tm']:.2f} by {li['temperature_C']:.0f} °C"
+            f"{after}: Li is in the centre before coarsening could close the boundaries, so the bare centre is "
+            "lithiated as well and nothing puts a void there rather than elsewhere (finding 5 is not reproduced); "
+            "what is left are pores of a size anywhere in both particles.")
+
+
 def _largest_pores(bare_end: dict, coated_end: dict) -> str:
     """Size and position of each particle's largest closed pore, when the two are of a size (within
     25 %), so that their position decides the central-void verdict ("" otherwise)."""
@@ -189,7 +208,8 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                          f"(bare {void_b:.0f} nm)"
                          + (": the coated centre is the more porous one" if ce["core_porosity"] - ce["shell_porosity"]
                             > be["core_porosity"] - be["shell_porosity"] else "")
-                         + _largest_pores(be, ce) + ".")
+                         + _largest_pores(be, ce) + "."
+                         + _bare_centre_race(_frames(measured, "ncm90_bare") or []))
         if grains_fail:
             same_500 = (c500["grain_count"] == b500["grain_count"]
                         and abs(c500["crystallite_size_nm"] - b500["crystallite_size_nm"]) < 1.0)
