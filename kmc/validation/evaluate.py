@@ -88,7 +88,7 @@ def _two_step_hold(first: dict, last: dict) -> str:
     head = (f" The 250 °C hold does not let lithiation win: after {last['time_h']:.1f} h the core is "
             f"{last['core_tm_frac_rock_salt']:.0%} rock salt and the particle {last['tm_frac_layered']:.0%} layered, "
             f"with {left:.0%} of the Li still in the source")
-    if last["core_li_to_tm"] >= 0.8:
+    if (last["core_li_to_tm"] or 0.0) >= 0.8 and first["core_li_to_tm"] is not None:
         gained_layered = last["core_tm_frac_layered"] - first["core_tm_frac_layered"]
         gained_rock_salt = last["core_tm_frac_rock_salt"] - first["core_tm_frac_rock_salt"]
         return (head + f". Li does reach the core: its Li/TM is {first['core_li_to_tm']:.2f} at "
