@@ -98,12 +98,12 @@ a' <= a, and likewise b' <= b: P' is in a tile that comes no later and has run b
 pass order; symmetrically every pair of a later pass that P interacts with runs after it. Any
 order of the tiles that respects a' <= a and b' <= b gives the same bits: `_step_serial` takes
 them lexicographically, `_step_parallel` by anti-diagonals a + b = d, whose tiles cannot interact
-and run on different threads. The row extents are read
-and widened only for a pair's own rows, so the same argument covers them. A tile's rows stay in
-cache from one pass to the next (the tile moves by 0-2 rows), where a pass over the whole box
-streams it from memory every time: at 256^3 and 850 °C the step's sintering went from 2.36 to
-1.34 s on one thread with a uniform shift of 2 rows, and takes ~20 % less with the least shift
-and tiles of 30 rows than with 1 + dz per pass (docs/sintering.md, bench/RESULTS.md).
+and run on different threads. The row extents are read and widened only for a pair's own rows,
+so the same argument covers them. A tile's rows stay in cache from one pass to the next (the
+tile moves by 0-2 rows), where a pass over the whole box streams it from memory every time. At
+256^3 and 850 °C the step's sintering went from 2.36 to 1.34 s on one thread with a uniform
+shift of 2 rows, and takes ~20 % less with the least shift and tiles of 30 rows than with 1 + dz
+per pass (docs/sintering.md, bench/RESULTS.md).
 
 Implementation (`_pass_rect`; docs/sintering.md, "How the pass is made fast"): rows screened
 before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
