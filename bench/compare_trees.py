@@ -25,8 +25,8 @@ PER_CPU_S_COLUMN = 7        #: 0-based column of "M/s per CPU-s" in bench_full.p
 
 def run_bench(tree: Path, args: list[str]) -> dict[tuple[str, str, str], float]:
     """{(lattice, T, threads): M site-updates/s per CPU-s} from one run of tree's bench_full.py."""
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    out = subprocess.run([sys.executable, str(tree / "bench" / "bench_full.py"), *args], cwd=tree, env=env,
+    # bench_full.py puts its own tree first on sys.path, so each run imports that tree's kmc
+    out = subprocess.run([sys.executable, str(tree / "bench" / "bench_full.py"), *args], cwd=tree,
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"bench_full.py failed in {tree} (exit {out.returncode}):\n{out.stderr[-2000:]}")
