@@ -120,6 +120,11 @@ def test_central_void_radius_and_centroid(offset):
     assert abs(p["void_radius_nm"] / VOXEL_NM - r0) <= 1.0
     assert abs(p["void_offset_nm"] / VOXEL_NM - offset) <= 0.5
     assert abs(p["void_inscribed_radius_nm"] / VOXEL_NM - r0) <= 1.0
+    # the ball at the void's centre lies in the core (r < R/2); balls centred in the shell are
+    # those of the void's part beyond R/2 (none without offset), narrower by what lies inside R/2
+    assert p["void_inscribed_radius_core_nm"] == p["void_inscribed_radius_nm"]
+    shell = p["void_inscribed_radius_shell_nm"] / VOXEL_NM
+    assert shell == 0.0 if offset == 0 else 0.0 < shell <= r0 - (R / 2 - offset) + 1.0
     assert p["closed_pore_count"] == 1
     n_in = int((r <= R).sum())
     assert p["porosity_closed"] == pytest.approx((rv <= r0).sum() / n_in)

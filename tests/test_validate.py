@@ -78,18 +78,18 @@ def test_disorder_peak():
 
 
 def test_coating_criteria():
-    geo = {"particle_volume_um3": 4.0 / 3.0 * math.pi, "void_offset_nm": 100.0,          # R = 1 µm, void near the centre
-           "core_porosity": 0.25, "shell_porosity": 0.2}
-    bare = frame(core_tm_frac_layered=0.5, void_radius_nm=400.0, grain_count=100, grain_d_mean_nm=200.0, **geo)
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo), "x").holds is True
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0, **geo), "x").holds is False
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.80, void_radius_nm=50.0, **geo), "x").holds is False
-    off_centre = dict(geo, void_offset_nm=700.0)                                           # beyond R/2: not a central void
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=150.0, **off_centre), "x").holds is True
+    geo = {"core_porosity": 0.25, "shell_porosity": 0.2, "void_inscribed_radius_shell_nm": 250.0}
+    bare = frame(core_tm_frac_layered=0.5, void_inscribed_radius_core_nm=900.0, grain_count=100, grain_d_mean_nm=200.0, **geo)
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=340.0, **geo), "x").holds is True
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=350.0, **geo), "x").holds is False
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.80, void_inscribed_radius_core_nm=250.0, **geo), "x").holds is False
+    # a cavity in the core no wider than the shell's: not a central void, however large
+    wide_shell = dict(geo, void_inscribed_radius_shell_nm=900.0)
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=900.0, **wide_shell), "x").holds is True
     porous_core = dict(geo, core_porosity=0.2 + C.CORE_POROSITY_EXCESS_MAX + 0.01)         # an open void shows as a porous core
-    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **porous_core), "x").holds is False
-    both = C.coated_centre(frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo),
-                           frame(core_tm_frac_layered=0.95, void_radius_nm=50.0, **geo), "x")
+    assert C.coated_centre(bare, frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=250.0, **porous_core), "x").holds is False
+    both = C.coated_centre(frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=250.0, **geo),
+                           frame(core_tm_frac_layered=0.95, void_inscribed_radius_core_nm=250.0, **geo), "x")
     assert both.holds is True and "not reproduced" in both.note
     assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=150.0), "x").holds is True
     assert C.coated_grains_500(bare, frame(grain_count=100, crystallite_size_nm=150.0), "x").holds is False
@@ -97,16 +97,6 @@ def test_coating_criteria():
     # the number mean does not decide: remnants of consumed precursor grains make it small
     assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=250.0, grain_d_mean_nm=100.0), "x").holds is False
     assert C.coated_grains_500(bare, frame(grain_count=150, crystallite_size_nm=math.nan), "x").holds is None
-
-
-def test_coating_diagnosis_names_the_largest_pores_only_when_they_are_alike():
-    from kmc.validation.evaluate import _largest_pores
-    geo = {"particle_volume_um3": 4.0 / 3.0 * math.pi, "closed_pore_count": 50}        # R = 1 µm, 0.5 R = 500 nm
-    coated = frame(void_radius_nm=300.0, void_offset_nm=450.0, **geo)
-    said = _largest_pores(frame(void_radius_nm=280.0, void_offset_nm=520.0, **geo), coated)
-    assert "coated 300 nm, 450 nm from the centre; bare 280 nm, 520 nm" in said and "0.5 R = 500 nm" in said
-    assert _largest_pores(frame(void_radius_nm=100.0, void_offset_nm=520.0, **geo), coated) == ""
-    assert _largest_pores(frame(void_radius_nm=0.0, void_offset_nm=math.nan, **geo), coated) == ""
 
 
 def test_two_step_diagnosis_tells_a_dehydrated_core_from_one_without_li():
@@ -137,6 +127,19 @@ def test_coating_diagnosis_says_when_li_reaches_the_bare_centre_before_coarsenin
     early = [dict(f, grain_count=3000) if f["temperature_C"] >= 325.0 else f for f in heat]
     assert _bare_centre_race(early) == ""            # coarsened before Li arrived: the race went the other way
     assert _bare_centre_race([dict(f, core_li_to_tm=0.1) for f in heat]) == ""
+
+
+def test_diagnosis_says_why_the_bare_particle_meets_the_coated_centre_test():
+    from kmc.validation.evaluate import diagnose
+    end = frame(heating=False, core_tm_frac_layered=1.0, core_porosity=0.23, shell_porosity=0.24, core_li_to_tm=1.0,
+                void_inscribed_radius_core_nm=253.0, void_inscribed_radius_shell_nm=268.0)
+    measured = {"ncm90_bare": {"frames": [end]}, "ncm90_ald10": {"frames": [end]}}
+    said = diagnose(measured, [C.coated_centre(end, end, "ald10")])
+    assert any("finding 5's contrast" in line and "core / shell 253 / 268 nm" in line for line in said)
+    starved = frame(heating=False, core_tm_frac_layered=0.5, core_porosity=0.4, shell_porosity=0.2,
+                    void_inscribed_radius_core_nm=900.0, void_inscribed_radius_shell_nm=268.0)
+    measured["ncm90_bare"] = {"frames": [starved]}
+    assert not any("finding 5" in line for line in diagnose(measured, [C.coated_centre(starved, end, "ald10")]))
 
 
 def test_predehydrated():

@@ -25,7 +25,9 @@ Definitions (R the particle radius, "inside" = voxel centre within R of the cent
   the particle to the nearest voxel centre that is TM-bearing or outside the particle
   (Euclidean distance transform): the radius of the largest empty ball, which sees a central
   void even when a thin channel connects it to the surface. ``void_inscribed_offset_nm``: the
-  distance of that voxel from the centre.
+  distance of that voxel from the centre. ``void_inscribed_radius_core_nm`` /
+  ``void_inscribed_radius_shell_nm``: the same, over the balls centred in the core
+  (r < core_fraction R, as `kmc.analysis.radial.core_shell`) / in the shell; 0 without pore space there.
 - *Intragranular pores*: closed components whose TM-bearing face neighbours all belong to
   one grain (one nonzero grain id): pores enclosed by a single primary grain.
 """
@@ -172,14 +174,15 @@ def _neighbour_grain_counts(labels: np.ndarray, closed: np.ndarray, grain: np.nd
 
 
 def pore_analysis(lattice: Lattice, voxel_nm: float, centre: tuple[float, float, float] | None = None,
-                  radius: float | None = None) -> dict:
+                  radius: float | None = None, core_fraction: float = 0.5) -> dict:
     """Porosity, void and pore-size measures of the particle (see the module docstring).
 
     Scalars (float unless noted): ``porosity_total``, ``porosity_macro``, ``porosity_nano``,
     ``porosity_empty``, ``porosity_open``, ``porosity_closed``, ``li_source_in_particle_frac``
     (Li-source solid volume inside / V_p), ``particle_volume_um3``, ``pore_volume_um3``,
     ``nanopore_volume_um3``, ``void_volume_um3``, ``void_radius_nm``, ``void_offset_nm``,
-    ``void_inscribed_radius_nm``, ``void_inscribed_offset_nm``, ``closed_pore_count`` (int),
+    ``void_inscribed_radius_nm``, ``void_inscribed_offset_nm``, ``void_inscribed_radius_core_nm``,
+    ``void_inscribed_radius_shell_nm``, ``closed_pore_count`` (int),
     ``intragranular_pore_count`` (int), ``intragranular_pore_volume_um3``,
     ``intragranular_pore_d_mean_nm`` (NaN if none).
     Arrays: ``closed_pore_d_nm`` and ``intragranular_pore_d_nm`` float64 (k,), equivalent
@@ -250,8 +253,12 @@ def pore_analysis(lattice: Lattice, voxel_nm: float, centre: tuple[float, float,
         out["void_inscribed_radius_nm"] = float(edt[where]) * voxel_nm
         out["void_inscribed_offset_nm"] = float(r[where]) * voxel_nm
     else:
+        edt = np.zeros(lattice.shape)
         out["void_inscribed_radius_nm"] = 0.0
         out["void_inscribed_offset_nm"] = float("nan")
+    core = r < core_fraction * part.radius
+    for name, region in (("core", free & core), ("shell", free & ~core)):
+        out[f"void_inscribed_radius_{name}_nm"] = float(edt[region].max()) * voxel_nm if region.any() else 0.0
 
     # intragranular: closed components bounded by one grain
     box = _bbox(sel)

@@ -122,21 +122,16 @@ def _bare_centre_race(bare: list[dict]) -> str:
             "what is left are pores of a size anywhere in both particles.")
 
 
-def _largest_pores(bare_end: dict, coated_end: dict) -> str:
-    """Size and position of each particle's largest closed pore, when the two are of a size (within
-    25 %), so that their position decides the central-void verdict ("" otherwise)."""
-    rb, rc = bare_end["void_radius_nm"], coated_end["void_radius_nm"]
-    if not (rb > 0 and rc > 0 and abs(rc - rb) <= 0.25 * max(rb, rc)):
-        return ""
-    limit = C.CENTRAL_VOID_MAX_OFFSET * C.particle_radius_nm(coated_end)
-    return (f"; the largest closed pores are of a size (coated {rc:.0f} nm, {coated_end['void_offset_nm']:.0f} nm from "
-            f"the centre; bare {rb:.0f} nm, {bare_end['void_offset_nm']:.0f} nm from it) among "
-            f"{coated_end['closed_pore_count']:.0f} and {bare_end['closed_pore_count']:.0f} closed pores: the central-void "
-            f"verdict turns on whether the largest pore lies within {C.CENTRAL_VOID_MAX_OFFSET:g} R = {limit:.0f} nm")
+def _cavities(bare_end: dict, coated_end: dict) -> str:
+    """Radius of the largest empty ball centred in the core and in the shell of each particle."""
+    return (f"; largest cavity (empty-ball radius) core / shell {coated_end['void_inscribed_radius_core_nm']:.0f} / "
+            f"{coated_end['void_inscribed_radius_shell_nm']:.0f} nm (bare {bare_end['void_inscribed_radius_core_nm']:.0f} / "
+            f"{bare_end['void_inscribed_radius_shell_nm']:.0f} nm)")
 
 
 def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
-    """Markdown bullets with the measured numbers that explain each failing criterion."""
+    """Markdown bullets with the measured numbers that explain each failing criterion, and why the
+    bare NCM90 particle misses finding 5's contrast when a coated-centre criterion holds for both."""
     lioh = "ncm622_lioh_direct"
     lines = []
     failing = {v.key for v in verdicts if v.holds is False}
@@ -201,14 +196,12 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
             continue
         parts = []
         if centre_fails:
-            void_c, void_b = C.central_void_radius_nm(ce), C.central_void_radius_nm(be)
             parts.append(f"Core layered at the end {ce['core_tm_frac_layered']:.1%} (bare {be['core_tm_frac_layered']:.1%}); "
                          f"core / shell porosity at the end {ce['core_porosity']:.2f} / {ce['shell_porosity']:.2f} (bare "
-                         f"{be['core_porosity']:.2f} / {be['shell_porosity']:.2f}), closed central void radius {void_c:.0f} nm "
-                         f"(bare {void_b:.0f} nm)"
+                         f"{be['core_porosity']:.2f} / {be['shell_porosity']:.2f})" + _cavities(be, ce)
                          + (": the coated centre is the more porous one" if ce["core_porosity"] - ce["shell_porosity"]
                             > be["core_porosity"] - be["shell_porosity"] else "")
-                         + _largest_pores(be, ce) + "."
+                         + "."
                          + _bare_centre_race(_frames(measured, "ncm90_bare") or []))
         if grains_fail:
             same_500 = (c500["grain_count"] == b500["grain_count"]
@@ -225,6 +218,14 @@ def diagnose(measured: dict, verdicts: list[C.Verdict]) -> list[str]:
                          f"{ce['crystallite_size_nm']:.0f} nm, against {be['grain_count']:.0f}, {be['crystallite_size_nm']:.0f} nm"
                          + (": the effect appears, but above 500 °C." if C.coated_grains_500(be, ce, label).holds else "."))
         lines.append(f"- **Coating ({label}).** " + " ".join(parts))
+    contrast = [v for v in verdicts if v.key.startswith("coated_centre_") and v.holds and v.note]
+    be = _end(measured, "ncm90_bare")
+    if contrast and be is not None:
+        lines.append(f"- **Bare NCM90 (finding 5's contrast).** {', '.join(v.key for v in contrast)} hold, but the bare "
+                     f"particle meets the same test: core layered at the end {be['core_tm_frac_layered']:.1%}, core / shell "
+                     f"porosity {be['core_porosity']:.2f} / {be['shell_porosity']:.2f}, largest cavity (empty-ball radius) "
+                     f"core / shell {be['void_inscribed_radius_core_nm']:.0f} / {be['void_inscribed_radius_shell_nm']:.0f} nm."
+                     + _bare_centre_race(_frames(measured, "ncm90_bare") or []))
     if "predehydrated" in failing:
         v = next(v for v in verdicts if v.key == "predehydrated")
         pre = [f for f in (_frames(measured, "ncm90_predehydrated") or []) if f["heating"] and f["temperature_C"] <= 600.0]

@@ -23,7 +23,7 @@ KEY_NUMBERS = (
     ("li2co3_order", "delay_C", "°C"), ("core_shell_300", "shell_minus_core_layered", "TM fraction"),
     ("healed_500", "diff_500C", "TM fraction"), ("two_step", "void_reduction", "fraction"),
     ("two_step", "nanopore_reduction", "fraction"), ("disorder_peak", "peak_C", "°C"),
-    ("coated_centre_ald10", "central_void_radius_nm", "nm"), ("coated_centre_ald25", "central_void_radius_nm", "nm"),
+    ("coated_centre_ald10", "central_void_excess_nm", "nm"), ("coated_centre_ald25", "central_void_excess_nm", "nm"),
     ("coated_centre_ald25", "core_layered", "TM fraction"), ("coated_centre_ald25", "core_porosity_excess", "volume fraction"),
     ("coated_grains_ald25", "grains_coated", "grains"), ("coated_grains_ald25", "d_coated_nm", "nm"),
     ("predehydrated", "pre_dehydrated", "shell - core layered, TM fraction"),
@@ -154,9 +154,9 @@ def write_report(out: Path, report_path: Path, img_dir: Path, measured: dict, ve
         L.append(f"| {i} | {v.finding} | {v.experiment} | {sim} | **{v.mark}** |")
     L += ["", "Criteria are pure functions in `kmc/validation/criteria.py` (thresholds are its module "
           "constants); the numbers come from `kmc.analysis` on the stored frames (core = r < R/2, "
-          "shell = R/2..R; internal void = largest closed pore; nanopores = closed pores inside one grain).", ""]
+          "shell = R/2..R; internal void = largest closed pore; cavity size = radius of the largest empty ball; nanopores = closed pores inside one grain).", ""]
     if diagnostics:
-        L += ["## Why the failing criteria fail", ""] + diagnostics + [""]
+        L += ["## Why the failing criteria fail, and which contrast is missing", ""] + diagnostics + [""]
     L += ["## Runs", "", "| preset | what | wall time |", "|---|---|---|"]
     for name in meta["runs"]:
         cfg = measured[name]["config"]
