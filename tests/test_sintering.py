@@ -142,11 +142,14 @@ def test_energy_of_binary_voxels_is_the_unlike_contact_count():
 
 @pytest.mark.parametrize("gb", [0.0, 0.5, 1.25])
 def test_move_energy_equals_change_of_total_energy(gb):
-    """dE of every proposed swap/transfer (int64 in the kernel) equals E(after) - E(before)."""
+    """dE of every proposed swap/transfer (int64 in the kernel) equals E(after) - E(before), for
+    pairs whose 4 x 3 x 3 box lies in the box (the swap's dE from the 18 cells next to one voxel
+    only) and for pairs at the faces."""
     lat = mixed_lattice((7, 8, 9), seed=2)
     shape = lat.shape
     rng = np.random.default_rng(5)
     checked = {1: 0, 2: 0}
+    interior = {1: 0, 2: 0}
     for _ in range(400):
         z, y, x = (int(rng.integers(0, n)) for n in shape)
         axis = int(rng.integers(0, 3))
@@ -171,7 +174,10 @@ def test_move_energy_equals_change_of_total_energy(gb):
                 flat["grain"][d] = 0
         assert dE == pytest.approx(S.total_energy(after, gb) - S.total_energy(lat, gb), abs=1e-9)
         checked[kind] += 1
+        upper = [c[k] + (k == axis) for k in range(3)]
+        interior[kind] += all(c[k] >= 1 and upper[k] <= shape[k] - 2 for k in range(3))
     assert checked[1] > 30 and checked[2] > 30
+    assert interior[1] > 10 and interior[2] > 10 and checked[1] - interior[1] > 10
 
 
 def test_colouring_is_race_free_and_covers_every_pair_once():
