@@ -43,7 +43,7 @@ LITHIATED_CENTRE_MIN = 0.9
 #: "No internal void" (MODEL.md findings 2, 5, 6): no cavity at the centre that stands out from
 #: the pores elsewhere. A cavity's size is the radius of the largest empty ball that fits in it
 #: (``void_inscribed_radius_*_nm``), not the equivalent radius of a closed pore: a tortuous pore
-#: network of 1 270 voxels would read as a "656 nm void", and which network comes out largest and
+#: network of ~1 660 voxels reads as a "656 nm void", and which network comes out largest and
 #: where its centroid falls decided the verdict by lot (seeds 1 and 2 disagreed on both coated
 #: particles). A void near the centre: the largest ball centred in the core (r < R/2) is at least
 #: this much (nm) wider in radius than the largest centred in the shell: two voxel edges of the
