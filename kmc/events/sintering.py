@@ -312,6 +312,21 @@ def _bond_c(ga, gb, both_tm, gbW):
     return np.int64(2 * 8)
 
 
+@nb.njit(inline="always", cache=True)
+def _site_term(n, A, B, g, F_old, F_new, b_old, b_new, gbW):
+    """One site's part of dE x 8 F_FULL^2 (int64) when its F goes F_old -> F_new: n in-box
+    neighbours other than the partner, A the sum of their F, B(g) that over the TM ones of a grain
+    other than g (counted only for g > 0); b_old / b_new: whether the site's grain counts before /
+    after the move."""
+    if g <= 0:
+        B = np.int64(0)
+    A16 = np.int64(16) * A
+    gB = gbW * B
+    e_new = A16 - gB if b_new else A16
+    e_old = A16 - gB if b_old else A16
+    return np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
+
+
 # The two functions below are written as single bodies on purpose: numba-inlined helpers that take
 # arrays make numba emit reference-count updates (atomic) around every use, which cost more than
 # the energy itself.
@@ -442,19 +457,8 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
             A_d, B_d, A_r, B_r = A_sh + A_hi, Bd_sh + Bd_hi, A_sh + A_lo, Br_sh + Br_lo
         else:
             A_d, B_d, A_r, B_r = A_sh + A_lo, Bd_sh + Bd_lo, A_sh + A_hi, Br_sh + Br_hi
-        n = np.int64(25)
-        for t in range(2):
-            if t == 0:
-                g, F_old, F_new, b_old, b_new, A, B = g_d, Fd, Fd2, bd_old, bd_new, A_d, B_d
-            else:
-                g, F_old, F_new, b_old, b_new, A, B = g_r, Fr, Fr2, br_old, br_new, A_r, B_r
-            if g <= 0:
-                B = zero
-            A16 = np.int64(16) * A
-            gB = gbW * B
-            e_new = A16 - gB if b_new else A16
-            e_old = A16 - gB if b_old else A16
-            num += np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
+        num += (_site_term(np.int64(25), A_d, B_d, g_d, Fd, Fd2, bd_old, bd_new, gbW)
+                + _site_term(np.int64(25), A_r, B_r, g_r, Fr, Fr2, br_old, br_new, gbW))
         return kind, d, r, q, li_q, num
     for t in range(2):
         if t == 0:
@@ -482,13 +486,7 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
             B += Bk
         if kind == 1 and t == 1 and A == 0:
             return 0, d, r, zero, zero, zero    # the solid would float free: no transport through the gas
-        if g <= 0:
-            B = zero
-        A16 = np.int64(16) * A
-        gB = gbW * B
-        e_new = A16 - gB if b_new else A16
-        e_old = A16 - gB if b_old else A16
-        num += np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
+        num += _site_term(n, A, B, g, F_old, F_new, b_old, b_new, gbW)
     return kind, d, r, q, li_q, num
 
 
