@@ -180,19 +180,19 @@ _DZ = NEIGHBOURS[:, 0].copy()
 _DY = NEIGHBOURS[:, 1].copy()
 _DX = NEIGHBOURS[:, 2].copy()
 
-#: Cells of the 4 x 3 x 3 box of a face pair along axis a (lower voxel i at 0, upper j = i + e_a),
-#: as (dz, dy, dx) from i: the 16 neighbours of both (coordinate 0 or 1 along a, i and j left
-#: out), then the 9 of i alone (-1 along a) and the 9 of j alone (2 along a). Site i's
-#: 26-neighbourhood without j is the first 16 + the next 9; j's without i the first 16 + the last 9.
 def _pair_cells(axis: int) -> list[tuple[int, int, int]]:
+    """The 34 cells of the 4 x 3 x 3 box of a face pair along ``axis`` (lower voxel i at 0, upper
+    j = i + e_axis), as (dz, dy, dx) from i: the 16 neighbours of both (coordinate 0 or 1 along
+    the axis, i and j left out), then the 9 of i alone (-1 along it) and the 9 of j alone (2).
+    i's 26-neighbourhood without j is the first 16 + the next 9; j's without i the first 16 + the last 9."""
     hi = [2 if k == axis else 1 for k in range(3)]
-    box = [c for c in itertools.product(*(range(-1, h + 1) for h in hi))]
+    box = list(itertools.product(*(range(-1, h + 1) for h in hi)))
     upper = tuple(int(k == axis) for k in range(3))
     shared = [c for c in box if c[axis] in (0, 1) and c not in ((0, 0, 0), upper)]
     return shared + [c for c in box if c[axis] == -1] + [c for c in box if c[axis] == 2]
 
 
-PAIR_CELLS = np.array([_pair_cells(a) for a in range(3)], dtype=np.int64)   #: (3, 34, 3)
+PAIR_CELLS = np.array([_pair_cells(a) for a in range(3)], dtype=np.int64)   #: int64 (3, 34, 3), `_pair_cells` of z, y, x
 
 
 def stencil_offsets(shape: tuple[int, int, int]) -> np.ndarray:
@@ -201,7 +201,6 @@ def stencil_offsets(shape: tuple[int, int, int]) -> np.ndarray:
     _, ny, nx = shape
     pair = (PAIR_CELLS @ np.array([ny * nx, nx, 1], dtype=np.int64)).reshape(-1)
     return np.concatenate([neighbour_offsets(shape), pair]).astype(np.int64)
-
 
 
 def fill_units(phase: np.ndarray, tm: np.ndarray) -> np.ndarray:
@@ -387,7 +386,6 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         br_old = br_new = g_r > 0
         num = (_bond_c(g_d, g_r, True, gbW) * Fd * Fr
                - _bond_c(g_d if q < tm_d else 0, g_r, q < tm_d, gbW) * Fd2 * Fr2)
-    # the contacts of the donor (t = 0) and of the receiver (t = 1), each without the other
     interior = z >= 1 and z + dz <= nz - 2 and y >= 1 and y + dy <= ny - 2 and x >= 1 and x + dx <= nx - 2
     if interior and kind == 1:
         # swap (F: Fd -> 0 at the donor, 0 -> Fd at the receiver, n = 25 at both, grain g_d):
@@ -460,6 +458,8 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         num += (_site_term(np.int64(25), A_d, B_d, g_d, Fd, Fd2, bd_old, bd_new, gbW)
                 + _site_term(np.int64(25), A_r, B_r, g_r, Fr, Fr2, br_old, br_new, gbW))
         return kind, d, r, q, li_q, num
+    # at a face of the box: the contacts of the donor (t = 0) and of the receiver (t = 1), each
+    # without the other, over the neighbours that exist
     for t in range(2):
         if t == 0:
             s, partner, g, F_old, F_new, b_old, b_new = d, r, g_d, Fd, Fd2, bd_old, bd_new
