@@ -328,7 +328,9 @@ def _site_term(n, A, B, g, F_old, F_new, b_old, b_new, gbW):
 
 # The two functions below are written as single bodies on purpose: numba-inlined helpers that take
 # arrays make numba emit reference-count updates (atomic) around every use, which cost more than
-# the energy itself.
+# the energy itself. The hot loops index with np.uint64: numba handles a negative signed index
+# (counting from the end) with extra instructions at every load and store, an unsigned one is used
+# as it is (each of these indices is >= 0).
 
 @nb.njit(inline="always", cache=True)
 def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
@@ -398,8 +400,9 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         B_lo = zero
         A_hi = zero
         B_hi = zero
+        ub = np.uint64(base)
         for m in range(16, 34):
-            Fk, Bk = _contact(fg[i + offs[base + m]], g_d)
+            Fk, Bk = _contact(fg[np.uint64(i + offs[ub + np.uint64(m)])], g_d)
             if m < 25:
                 A_lo += Fk
                 B_lo += Bk
@@ -413,7 +416,7 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         if A_ru == 0:
             A_sh = zero
             for m in range(16):
-                A_sh += fg[i + offs[base + m]] >> np.int64(32)
+                A_sh += fg[np.uint64(i + offs[ub + np.uint64(m)])] >> np.int64(32)
             if A_sh == 0:
                 return 0, d, r, zero, zero, zero    # the solid would float free: no transport through the gas
         gB = gbW * dB if g_d > 0 else zero
@@ -433,8 +436,9 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         A_hi = zero
         Bd_hi = zero
         Br_hi = zero
+        ub = np.uint64(base)
         for m in range(34):
-            v = fg[i + offs[base + m]]
+            v = fg[np.uint64(i + offs[ub + np.uint64(m)])]
             Fk = v >> np.int64(32)
             g_tm = v & np.int64(0xFFFFFFFF)
             bd = Fk * np.int64((g_tm > 0) & (g_tm != g_d))
@@ -587,9 +591,12 @@ def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, c
     n_swaps = 0
     n_transfers = 0
     n_emptied = 0
-    for k in range(m):
-        if c0[k] >= attempt_thr:
-            continue
+    n_att = np.uint64(0)
+    for k in range(m):              # the attempting pairs, listed without a branch (r0 < T_attempt is a coin flip)
+        c3[n_att] = np.uint64(k)
+        n_att += np.uint64(c0[k] < attempt_thr)
+    for a in range(n_att):
+        k = c3[a]
         i = cand[k]
         z = czy[k] >> 32
         y = czy[k] & 0xFFFFFFFF
@@ -694,11 +701,17 @@ def _pass_rect(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
                 n_emptied += e
                 m = 0
             zy = (np.int64(z) << 32) | np.int64(y)
-            for x in range(x0, x_hi + 1, sx):
-                i = row + x
-                cand[m] = i
-                czy[m] = zy
-                m += np.int64(_MOVABLE[(np.int64(code[i]) << np.int64(8)) | np.int64(code[i + stride])])
+            mu = np.uint64(m)
+            ui = np.uint64(row + x0)
+            ue = np.uint64(row + x_hi)
+            us = np.uint64(sx)
+            ust = np.uint64(stride)
+            while ui <= ue:
+                cand[mu] = np.int64(ui)
+                czy[mu] = zy
+                mu += np.uint64(_MOVABLE[(np.uint64(code[ui]) << np.uint64(8)) | np.uint64(code[ui + ust])])
+                ui += us
+            m = np.int64(mu)
     if m > 0:
         a, b, e = _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, czy, c0, c1, c2, c3, m,
                                  seed, step, key_pass, attempt_thr, stride, rstride, sx3, dz, dy, dx, boltz, nz, ny,
