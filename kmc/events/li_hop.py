@@ -334,47 +334,48 @@ def hop_rate_from_diffusivity(D_m2_per_s: float, voxel_nm: float) -> float:
 
 
 # -- kernels ----------------------------------------------------------------------------------
+#: The TM phase codes are the range _TM_LO.._TM_HI (`_environment` tests a code with two compares).
+_TM_LO = min(int(p) for p in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED))
+_TM_HI = max(int(p) for p in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED))
+if sorted(np.flatnonzero(kind_table() == KIND_TM)) != list(range(_TM_LO, _TM_HI + 1)):
+    raise ValueError("li_hop: the TM phase codes must be consecutive")
+
+
+@nb.njit(inline="always", cache=True)
+def _env_bits(phase, grain, n, g):
+    """ENV_EXPOSED if voxel n is PORE or melt, ENV_BOUNDARY if it is TM of a grain other than g (uint8)."""
+    pn = phase[n]
+    exposed = (pn == _PORE) | (pn == _MELT)
+    other = (pn >= _TM_LO) & (pn <= _TM_HI) & (grain[n] != g)
+    return np.uint8(exposed) * np.uint8(ENV_EXPOSED) | np.uint8(other) * np.uint8(ENV_BOUNDARY)
+
+
 @nb.njit(parallel=True, cache=True)
-def _environment(phase, grain, kind, nz, ny, nx, env):
-    """phase uint8, grain int32 (n,) flat; writes env uint8 (n,): ENV_EXPOSED | ENV_BOUNDARY bits."""
+def _environment(phase, grain, nz, ny, nx, env):
+    """phase uint8, grain int32 (n,) flat; writes env uint8 (n,): ENV_EXPOSED | ENV_BOUNDARY bits
+    (0 for a voxel that is not TM). Neighbours outside the box count for nothing."""
+    nxy = ny * nx
     for z in nb.prange(nz):
         for y in range(ny):
+            row = (z * ny + y) * nx
             for x in range(nx):
-                i = (z * ny + y) * nx + x
+                i = np.uint64(row + x)
+                p = phase[i]
+                g = grain[i]
                 e = np.uint8(0)
-                if kind[phase[i]] == KIND_TM:
-                    g = grain[i]
-                    for d in range(6):
-                        if d == 0:
-                            if z == 0:
-                                continue
-                            n = i - ny * nx
-                        elif d == 1:
-                            if z == nz - 1:
-                                continue
-                            n = i + ny * nx
-                        elif d == 2:
-                            if y == 0:
-                                continue
-                            n = i - nx
-                        elif d == 3:
-                            if y == ny - 1:
-                                continue
-                            n = i + nx
-                        elif d == 4:
-                            if x == 0:
-                                continue
-                            n = i - 1
-                        else:
-                            if x == nx - 1:
-                                continue
-                            n = i + 1
-                        pn = phase[n]
-                        if pn == _PORE or pn == _MELT:
-                            e |= np.uint8(ENV_EXPOSED)
-                        elif kind[pn] == KIND_TM and grain[n] != g:
-                            e |= np.uint8(ENV_BOUNDARY)
-                env[i] = e
+                if z > 0:
+                    e |= _env_bits(phase, grain, i - np.uint64(nxy), g)
+                if z < nz - 1:
+                    e |= _env_bits(phase, grain, i + np.uint64(nxy), g)
+                if y > 0:
+                    e |= _env_bits(phase, grain, i - np.uint64(nx), g)
+                if y < ny - 1:
+                    e |= _env_bits(phase, grain, i + np.uint64(nx), g)
+                if x > 0:
+                    e |= _env_bits(phase, grain, i - np.uint64(1), g)
+                if x < nx - 1:
+                    e |= _env_bits(phase, grain, i + np.uint64(1), g)
+                env[i] = e * np.uint8((p >= _TM_LO) & (p <= _TM_HI))
 
 
 @nb.njit(inline="always", cache=True)
@@ -386,21 +387,38 @@ def _binomial(n, u, cdf, guide, m):
     mostly takes no step; the result does not depend on the start.
     """
     off = (n * (n - 1)) // 2
-    k = np.int64(guide[m, n, u >> np.uint64(GUIDE_SHIFT)])
-    while k < n and u >= cdf[m, off + k]:
+    k = np.int64(guide[np.uint64(m), np.uint64(n), u >> np.uint64(GUIDE_SHIFT)])
+    while k < n and u >= cdf[np.uint64(m), np.uint64(off + k)]:
         k += 1
     return k
 
 
+#: uint8 (256,): the class of each phase code in the pair-medium table: the code for codes below
+#: N_CLASSES, else 0 (PORE's: every other code is immobile, as PORE).
+N_CLASSES = 8
+_CLASS = np.zeros(256, dtype=np.uint8)
+_CLASS[:N_CLASSES] = np.arange(N_CLASSES)
+if any(kind_table()[N_CLASSES:] != KIND_IMMOBILE):
+    raise ValueError("li_hop: phase codes from N_CLASSES on must be immobile")
+
+
+@nb.njit(cache=True)
+def _fill_medium_table(kind, bulk, pthr, out):
+    """out uint8 (N_CLASSES^2 x 4,): entry (c_i N_CLASSES + c_j) 4 + 2 gb + ex is 1 + the medium of a pair
+    of Li-holding voxels of phase classes c_i, c_j (`_medium_of`), 0 for none; gb: the TM voxels
+    are of different grains or both BOUNDARY, ex: both EXPOSED."""
+    for ci in range(N_CLASSES):
+        for cj in range(N_CLASSES):
+            for gb in range(2):
+                for ex in range(2):
+                    out[(ci * N_CLASSES + cj) * 4 + 2 * gb + ex] = _medium_of(ci, cj, gb, ex, kind, bulk, pthr) + 1
+
+
 @nb.njit(inline="always", cache=True)
-def _pair_medium(phase, grain, li, env, i, j, kind, bulk, pthr):
-    """The medium of the pair (i, j) (module docstring), or -1 when nothing can hop this pass
-    (no quanta in the pair, an immobile voxel, solid source with anything but solid source, or
-    a frozen medium)."""
-    if li[i] == 0 and li[j] == 0:
-        return -1
-    pi = phase[i]
-    pj = phase[j]
+def _medium_of(pi, pj, gb, ex, kind, bulk, pthr):
+    """The medium of a pair with Li of phases pi, pj (module docstring), or -1 when nothing can hop
+    (an immobile voxel, solid source with anything but solid source, melt with TM, or a frozen
+    medium); gb, ex as in `_fill_medium_table`."""
     ki = kind[pi]
     kj = kind[pj]
     if ki == KIND_IMMOBILE or kj == KIND_IMMOBILE:
@@ -418,13 +436,25 @@ def _pair_medium(phase, grain, li, env, i, j, kind, bulk, pthr):
         mb = bulk[pj]
         if pthr[mb] < pthr[m] or (pthr[mb] == pthr[m] and mb < m):
             m = mb
-        if (grain[i] != grain[j] or (env[i] & env[j] & ENV_BOUNDARY) != 0) and pthr[4] > pthr[m]:
+        if gb != 0 and pthr[4] > pthr[m]:
             m = 4  # Medium.GRAIN_BOUNDARY
-        if (env[i] & env[j] & ENV_EXPOSED) != 0 and pthr[5] > pthr[m]:
+        if ex != 0 and pthr[5] > pthr[m]:
             m = 5  # Medium.SURFACE
     if pthr[m] == 0:
         return -1
     return m
+
+
+@nb.njit(inline="always", cache=True)
+def _pair_code(phase, grain, li, env, i, j, mtab):
+    """1 + the medium of the pair (i, j) (`_fill_medium_table`), 0 when nothing can hop."""
+    if li[i] == 0 and li[j] == 0:
+        return np.int64(0)
+    e = env[i] & env[j]
+    gb = np.uint64(grain[i] != grain[j]) | np.uint64((e >> 1) & 1)
+    idx = ((np.uint64(_CLASS[phase[i]]) * np.uint64(N_CLASSES) + np.uint64(_CLASS[phase[j]])) << np.uint64(2)
+           | (gb << np.uint64(1)) | np.uint64(e & 1))
+    return np.int64(mtab[idx])
 
 
 @nb.njit(inline="always", cache=True)
@@ -434,22 +464,21 @@ def _exchange(phase, li, tm, i, j, m, ra, rb, cdf, guide, cap_base, cap_per_tm):
     ni = np.int64(li[i])
     nj = np.int64(li[j])
     net = _binomial(ni, np.uint64(ra), cdf, guide, m) - _binomial(nj, np.uint64(rb), cdf, guide, m)
-    if net == 0:
-        return 0, 0
     ni2 = ni - net
     nj2 = nj + net
     pi = phase[i]
     pj = phase[j]
     ci = min(np.int64(MAX_LI), np.int64(cap_base[pi]) + np.int64(cap_per_tm[pi]) * np.int64(tm[i]))
     cj = min(np.int64(MAX_LI), np.int64(cap_base[pj]) + np.int64(cap_per_tm[pj]) * np.int64(tm[j]))
-    if (ni2 <= ci or ni2 <= ni) and (nj2 <= cj or nj2 <= nj):
-        li[i] = np.uint8(ni2)
-        li[j] = np.uint8(nj2)
-        if m == _SOURCE_MEDIUM:
-            used_up_source_becomes_pore(phase, li, i)
-            used_up_source_becomes_pore(phase, li, j)
-        return abs(net), 0
-    return 0, 1
+    # applied without a branch (net = 0 writes the same quanta back): whether it is taken is a coin flip
+    ok = np.int64(((ni2 <= ci) | (ni2 <= ni)) & ((nj2 <= cj) | (nj2 <= nj)))
+    moved = net * ok
+    li[i] = np.uint8(ni - moved)
+    li[j] = np.uint8(nj + moved)
+    if m == _SOURCE_MEDIUM and moved != 0:
+        used_up_source_becomes_pore(phase, li, i)
+        used_up_source_becomes_pore(phase, li, j)
+    return abs(moved), (1 - ok) * np.int64(net != 0)
 
 
 #: Pairs listed before their draws are made together (lane-parallel Philox).
@@ -465,17 +494,18 @@ def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pas
     draw4_lanes(cand, 0, m, c0, c1, c2, c3, seed, step, pass_id, STREAM)
     moved = np.int64(0)
     refused = np.int64(0)
+    ustride = np.uint64(stride)
     for k in range(m):
-        i = cand[k]
+        i = np.uint64(cand[k])
         ma = (mab[k] & 0xFF) - 1
         mb = (mab[k] >> 8) - 1
         if ma >= 0:
-            mv, rf = _exchange(phase, li, tm, i, i + stride, ma, c0[k], c1[k], cdf, guide, cap_base, cap_per_tm)
+            mv, rf = _exchange(phase, li, tm, i, i + ustride, ma, c0[k], c1[k], cdf, guide, cap_base, cap_per_tm)
             moved += mv
             refused += rf
         if mb >= 0:
-            j = i + 2 * stride
-            mv, rf = _exchange(phase, li, tm, j, j + stride, mb, c2[k], c3[k], cdf, guide, cap_base, cap_per_tm)
+            j = i + ustride + ustride
+            mv, rf = _exchange(phase, li, tm, j, j + ustride, mb, c2[k], c3[k], cdf, guide, cap_base, cap_per_tm)
             moved += mv
             refused += rf
     return moved, refused
@@ -483,7 +513,7 @@ def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pas
 
 @nb.njit(cache=True, _nrt=False)
 def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-                kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch):
+                mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch):
     """Chunk ``ch`` of one pass (`_pair_pass`): outer lines ch n // n_chunks .. (ch + 1) n // n_chunks,
     n_chunks = scratch_i.shape[0]; scratch_i int64 (n_chunks, 2, DRAW_BLOCK), scratch_r uint64
     (n_chunks, 4, DRAW_BLOCK). The pair couples that can hop are listed, and drawn and applied a
@@ -501,6 +531,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     c3 = scratch_r[ch, 3]
     moved = np.int64(0)
     refused = np.int64(0)
+    ustride = np.uint64(stride)
     m = 0
     for tz in range(ch * zn // n_chunks, (ch + 1) * zn // n_chunks):
         z = z0 + zs * tz
@@ -509,17 +540,16 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
             for tx in range(xn):
                 x = x0 + xs * tx
                 i = (z * ny + y) * nx + x
-                ma = _pair_medium(phase, grain, li, env, i, i + stride, kind, bulk, pthr)
+                ui = np.uint64(i)
+                ca = _pair_code(phase, grain, li, env, ui, ui + ustride, mtab)
                 t = tz if axis == 0 else (ty if axis == 1 else tx)
-                mb = -1
+                cb = np.int64(0)
                 if 2 * t + 1 < n_t:
-                    k = i + 2 * stride
-                    mb = _pair_medium(phase, grain, li, env, k, k + stride, kind, bulk, pthr)
-                if ma < 0 and mb < 0:
-                    continue
+                    k = ui + ustride + ustride
+                    cb = _pair_code(phase, grain, li, env, k, k + ustride, mtab)
                 cand[m] = i
-                mab[m] = (ma + 1) | ((mb + 1) << 8)
-                m += 1
+                mab[m] = ca | (cb << 8)
+                m += np.int64((ca | cb) != 0)     # listed without a branch; the block is drawn whole
                 if m == cand.size:
                     mv, rf = _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pass_id,
                                              stride, cdf, guide, cap_base, cap_per_tm)
@@ -536,7 +566,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
 
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-               kind, bulk, pthr, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r):
+               mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r):
     """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``, in chunks
     (`_pass_chunk`, one per scratch row) in parallel.
 
@@ -550,7 +580,7 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     moved = np.int64(0)
     refused = np.int64(0)
     for ch in nb.prange(scratch_i.shape[0]):
-        mv, rf = _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step, kind, bulk, pthr,
+        mv, rf = _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step, mtab,
                              cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch)
         moved += mv
         refused += rf
@@ -569,7 +599,7 @@ def environment(lattice) -> np.ndarray:
     """uint8 (nz, ny, nx): ENV_EXPOSED / ENV_BOUNDARY flags of every voxel (0 for non-TM voxels)."""
     nz, ny, nx = lattice.shape
     env = np.empty(lattice.phase.size, dtype=np.uint8)
-    _environment(lattice.phase.reshape(-1), lattice.grain.reshape(-1), kind_table(), nz, ny, nx, env)
+    _environment(lattice.phase.reshape(-1), lattice.grain.reshape(-1), nz, ny, nx, env)
     return env.reshape(lattice.shape)
 
 
@@ -582,16 +612,18 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     li = lattice.li.reshape(-1)
     tm = lattice.tm.reshape(-1)
     env = np.empty(phase.size, dtype=np.uint8)
-    _environment(phase, grain, tables.kind, nz, ny, nx, env)
+    _environment(phase, grain, nz, ny, nx, env)
     moved = refused = 0
     seed, step = np.uint64(seed), np.uint64(step)
     n_chunks = max(1, min(nb.get_num_threads(), nz))
     scratch_i = np.empty((n_chunks, 2, DRAW_BLOCK), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, DRAW_BLOCK), dtype=np.uint64)
+    mtab = np.empty(N_CLASSES * N_CLASSES * 4, dtype=np.uint8)
+    _fill_medium_table(tables.kind, tables.bulk, tables.threshold, mtab)
     for axis in range(3):
         for parity in range(2):
             mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-                                tables.kind, tables.bulk, tables.threshold, tables.cdf, tables.guide,
+                                mtab, tables.cdf, tables.guide,
                                 tables.cap_base, tables.cap_per_tm, scratch_i, scratch_r)
             moved += int(mv)
             refused += int(rf)
