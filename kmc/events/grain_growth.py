@@ -137,9 +137,9 @@ def _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, x):
 @nb.njit(inline="always", cache=True)
 def _row_count(grain, b, g, gp):
     """Count of g minus count of g' among grain[b-1], grain[b], grain[b+1]."""
-    v0 = grain[b - 1]
+    v0 = grain[b - np.uint64(1)]
     v1 = grain[b]
-    v2 = grain[b + 1]
+    v2 = grain[b + np.uint64(1)]
     return (np.int32(v0 == g) + np.int32(v1 == g) + np.int32(v2 == g)
             - np.int32(v0 == gp) - np.int32(v1 == gp) - np.int32(v2 == gp))
 
@@ -249,15 +249,17 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                                              colour, seed, step, attempt_thr, boltz, n_pre)
                 continue
             # interior row: the 9 rows (z+dz, y+dy) around it
-            r0 = row - nxy - nx
-            r1 = row - nxy
-            r2 = row - nxy + nx
-            r3 = row - nx
-            r4 = row
-            r5 = row + nx
-            r6 = row + nxy - nx
-            r7 = row + nxy
-            r8 = row + nxy + nx
+            r0 = np.uint64(row - nxy - nx)
+            r1 = np.uint64(row - nxy)
+            r2 = np.uint64(row - nxy + nx)
+            r3 = np.uint64(row - nx)
+            r4 = np.uint64(row)
+            r5 = np.uint64(row + nx)
+            r6 = np.uint64(row + nxy - nx)
+            r7 = np.uint64(row + nxy)
+            r8 = np.uint64(row + nxy + nx)
+            unx = np.uint64(nx)
+            unxy = np.uint64(nxy)
             x = cx
             if x == 0:
                 n_flips += _site_general(grain, phase, flags, row, 0, y, z, nx, ny, nz, offs,
@@ -267,18 +269,19 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
             # Sliding window: a site is interior iff columns x-1, x, x+1 all carry its grain;
             # column x+1 of this site is column x-1 of the next one (not written in this pass).
             m = 0
-            prev = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, x - 1)
+            prev = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, np.uint64(x - 1))
             while x <= nx - 2:
-                i = row + x
+                ux = np.uint64(x)
+                i = r4 + ux
                 g = grain[i]
-                nxt = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, x + 1)
+                nxt = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, ux + np.uint64(1))
                 interior = False
                 if prev == g and nxt == g:
-                    interior = ((grain[r0 + x] ^ g) | (grain[r1 + x] ^ g) | (grain[r2 + x] ^ g)
-                                | (grain[r3 + x] ^ g) | (grain[r5 + x] ^ g) | (grain[r6 + x] ^ g)
-                                | (grain[r7 + x] ^ g) | (grain[r8 + x] ^ g)) == 0
+                    interior = ((grain[r0 + ux] ^ g) | (grain[r1 + ux] ^ g) | (grain[r2 + ux] ^ g)
+                                | (grain[r3 + ux] ^ g) | (grain[r5 + ux] ^ g) | (grain[r6 + ux] ^ g)
+                                | (grain[r7 + ux] ^ g) | (grain[r8 + ux] ^ g)) == 0
                 prev = nxt
-                if not interior and g > 0 and _TAKES_PART[phase[i]] != 0 and not _pinned_interior(flags, i, nx, nxy):
+                if not interior and g > 0 and _TAKES_PART[phase[i]] != 0 and not _pinned_interior(flags, i, unx, unxy):
                     cand[m] = x
                     m += 1
                 x += 2
@@ -289,14 +292,14 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
             for j in range(m):
                 if c1[j] >= attempt_thr:
                     continue
-                x = cand[j]
-                i = row + x
+                ux = np.uint64(cand[j])
+                i = r4 + ux
                 g = grain[i]
                 k = (c0[j] * np.uint64(26)) >> np.uint64(32)
-                gp = grain[i + offs[k]]
+                gp = grain[np.uint64(np.int64(i) + offs[k])]
                 if gp == g or gp <= 0 or (g > n_pre) != (gp > n_pre):
                     continue
-                dE = _energy_change(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, x, g, gp)
+                dE = _energy_change(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, ux, g, gp)
                 if dE > 0 and c2[j] >= boltz[dE]:
                     continue
                 grain[i] = gp
