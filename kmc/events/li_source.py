@@ -97,6 +97,11 @@ def _release_index(ph):
     return -1
 
 
+#: uint8 (256,): 1 for the phases a release starts from (`_release_index` >= 0).
+_HOLDS_SOURCE = np.zeros(256, dtype=np.uint8)
+_HOLDS_SOURCE[[int(LIOH), int(MELT), int(LI2CO3)]] = 1
+
+
 @nb.njit(inline="always")
 def _is_tm(ph):
     return ph == HYD or ph == RS or ph == LAY
@@ -208,8 +213,10 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
             for tx in range(xn):
                 i = row + x0 + xs * tx
                 j = i + stride
-                if _release_index(pf[i]) < 0 and _release_index(pf[j]) < 0:
-                    continue  # no source in the pair: nothing to release or wet
+                ui = np.uint64(i)
+                uj = np.uint64(j)
+                if ((_HOLDS_SOURCE[pf[ui]] & np.uint8(lf[ui] != 0)) | (_HOLDS_SOURCE[pf[uj]] & np.uint8(lf[uj] != 0))) == 0:
+                    continue  # no source voxel with Li in the pair: nothing to release or wet
                 a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx)
                 from_lioh += a
                 from_li2co3 += b
