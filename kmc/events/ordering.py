@@ -50,7 +50,7 @@ import numba as nb
 import numpy as np
 
 from kmc.events.arrhenius import arrhenius_per_s
-from kmc.rng import Stream, draw4
+from kmc.rng import Stream, draw4_lanes
 from kmc.state import Phase
 
 NAME = "ordering"
@@ -65,33 +65,49 @@ _TWO32 = 1 << 32
 _LEVEL_Q16 = 255 * (1 << 16)     #: disorder level 255 in units of 2^-16 levels
 
 
+#: Voxels per block of `_relax`: the LAYERED voxels of a block are drawn together (lane-parallel).
+BLOCK = 2048
+
+
 @nb.njit(parallel=True, cache=True)
 def _relax(phase, disorder, li, tm, w, E0, C, Emax, seed, step):
     """One pass of the integer update in the module docstring.
 
     phase, disorder, li, tm: uint8 (n,) flat views; disorder is changed in place for LAYERED
     voxels. w, E0, C, Emax, seed, step: uint64. Returns the number of voxels whose disorder
-    changed (int64).
+    changed (int64). Block by block of BLOCK voxels: the LAYERED voxels are listed, their draws
+    made lane-parallel (`kmc.rng.draw4_lanes`, bit for bit ``draw4``), then updated.
     """
     keep = np.uint64(_TWO32) - w
     changed = 0
-    for i in nb.prange(phase.size):
-        if phase[i] != _LAYERED:
-            continue
-        E = E0
-        t = np.uint64(tm[i])
-        l = np.uint64(li[i])
-        if C != 0 and l < t:
-            E = E0 + (C * (t - l)) // t
-        E = min(E, Emax)
-        r0, r1, _r2, _r3 = draw4(seed, step, _PASS, i, STREAM)
-        r48 = (np.uint64(r0) << np.uint64(16)) | (np.uint64(r1) >> np.uint64(16))
-        d = np.uint64(disorder[i])
-        a = ((d * keep) << np.uint64(16)) + E * w
-        dn = np.uint8((a + r48) >> np.uint64(48))
-        if dn != disorder[i]:
+    n_blocks = (phase.size + BLOCK - 1) // BLOCK
+    for b in nb.prange(n_blocks):
+        cand = np.empty(BLOCK, dtype=np.int64)
+        c0 = np.empty(BLOCK, dtype=np.uint64)
+        c1 = np.empty(BLOCK, dtype=np.uint64)
+        c2 = np.empty(BLOCK, dtype=np.uint64)
+        c3 = np.empty(BLOCK, dtype=np.uint64)
+        m = 0
+        for i in range(b * BLOCK, min(phase.size, (b + 1) * BLOCK)):
+            cand[m] = i
+            m += np.int64(phase[np.uint64(i)] == _LAYERED)
+        draw4_lanes(cand, 0, m, c0, c1, c2, c3, seed, step, _PASS, STREAM)
+        n_changed = 0
+        for k in range(m):
+            i = np.uint64(cand[k])
+            E = E0
+            t = np.uint64(tm[i])
+            l = np.uint64(li[i])
+            if C != 0 and l < t:
+                E = E0 + (C * (t - l)) // t
+            E = min(E, Emax)
+            r48 = (c0[k] << np.uint64(16)) | (c1[k] >> np.uint64(16))
+            d = np.uint64(disorder[i])
+            a = ((d * keep) << np.uint64(16)) + E * w
+            dn = np.uint8((a + r48) >> np.uint64(48))
+            n_changed += np.int64(dn != disorder[i])
             disorder[i] = dn
-            changed += 1
+        changed += n_changed
     return changed
 
 
