@@ -129,6 +129,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from kmc.prefetch import prefetch
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
 
@@ -595,7 +596,19 @@ def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, c
     for k in range(m):              # the attempting pairs, listed without a branch (r0 < T_attempt is a coin flip)
         c3[n_att] = np.uint64(k)
         n_att += np.uint64(c0[k] < attempt_thr)
+    # the pair's box: rows of 3 (4 along x for an x pair) cells, 4 x 3 (3 x 3 for an x pair) of them
+    nxy = nx * ny
+    box_z = 3 if dz != 0 else 2
+    box_y = 3 if dy != 0 else 2
+    box_x = 2 if dx != 0 else 1
     for a in range(n_att):
+        if a + PREFETCH_AHEAD < n_att:      # ask for the box of a later attempt (kmc.prefetch; in fg's margins)
+            ia = cand[c3[a + PREFETCH_AHEAD]]
+            for bz in range(-1, box_z):
+                for by in range(-1, box_y):
+                    first = ia + bz * nxy + by * nx - 1
+                    prefetch(fg, first)
+                    prefetch(fg, first + 1 + box_x)
         k = c3[a]
         i = cand[k]
         z = czy[k] >> 32
@@ -807,6 +820,7 @@ def _step_parallel(phase, grain, li, tm, disorder, flags, nz, ny, nx, order, see
 
 
 DRAW_BLOCK = 2048               #: pairs listed across rows before their draws are made together
+PREFETCH_AHEAD = 8              #: the attempt whose box is prefetched, counted ahead of the current one
 TILE_ROWS = 30                  #: edge (rows along z and along y) of a tile of the blocked sweep
 PARALLEL_MIN_SITES = 1 << 20    #: lattices with fewer voxels run serially (a parallel region cost ~50 us here)
 
@@ -965,7 +979,8 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     ext = np.empty((nz * ny, 2), dtype=np.int64)
     _row_extents(flat[0], nz, ny, nx, ext)
-    fg = np.empty(lattice.phase.size, dtype=np.int64)
+    margin = nx * ny + nx + 2       # fg's view has room on both sides for the prefetch of a box at a face
+    fg = np.empty(lattice.phase.size + 2 * margin, dtype=np.int64)[margin:margin + lattice.phase.size]
     code = np.empty(lattice.phase.size, dtype=np.uint8)
     _build_fg(flat[0], flat[3], flat[1], fg, code)
     order = np.array([(p, N_PASSES * sub + p) for sub in range(n_sub) for p in pass_order(step, sub)],
