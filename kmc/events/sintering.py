@@ -560,14 +560,13 @@ def _row_extents(phase, nz, ny, nx, ext):
     `_pass_rect` widens a row's extent when a swap moves a TM voxel into it (a transfer only
     empties TM voxels), and never narrows it."""
     for r in nb.prange(nz * ny):
-        row = r * nx
+        row = np.uint64(r * nx)
         lo = nx
         hi = -1
-        for x in range(nx):
-            if _IS_TM[phase[row + x]] != 0:
-                if lo == nx:
-                    lo = x
-                hi = x
+        for x in range(nx):         # without a branch: LLVM vectorises the min / max
+            t = _IS_TM[phase[row + np.uint64(x)]] != 0
+            lo = min(lo, x if t else nx)
+            hi = max(hi, x if t else -1)
         ext[r, 0] = lo
         ext[r, 1] = hi
 
