@@ -226,8 +226,8 @@ def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr
         inner_row = z >= 1 and z <= nz - 2 and y >= 1 and y <= ny - 2
         for x in range(cx, nx, 2):
             i = row + x
-            gi = grain[i]
-            if phase[i] != _LAYERED or gi < 0 or gi > n_prec:
+            gi = grain[np.uint64(i)]        # unsigned: no negative-index handling in this hot screen
+            if phase[np.uint64(i)] != _LAYERED or gi < 0 or gi > n_prec:
                 continue
             if _pinned(flags, i, nx, ny * nx, x, y, z, nz, ny):
                 continue    # Li-W-O at the boundary: no nucleus, and no front takes it
