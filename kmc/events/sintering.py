@@ -334,33 +334,36 @@ def _site_term(n, A, B, g, F_old, F_new, b_old, b_new, gbW):
 # as it is (each of these indices is >= 0).
 
 @nb.njit(inline="always", cache=True)
-def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
+def _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
     """The move the pair (i, j) would make, before acceptance; i at (z, y, x), j = i + (dz, dy, dx).
 
-    fg: int64 (n,) packed neighbour words (`_fg_word`) of the current state.
+    code: uint8 (n,) screen codes (`_code`) and fg: int64 (n,) packed neighbour words (`_fg_word`)
+    of the current state: the kind of move, the phase and the grains come from them (the code's
+    cache line is in cache from the listing; a grain <= 0 reads as 0, which gives the same energy).
     Returns (kind, donor, receiver, q, li_q, num): kind 0 none, 1 swap (donor = the solid voxel,
     receiver = the pore), 2 transfer of q TM and li_q Li quanta donor -> receiver; num is
     dE x 8 F_FULL^2 (int64)."""
-    pi = phase[i]
-    pj = phase[j]
+    ci = code[np.uint64(i)]     # the screen codes (1 PORE, 2 phase + dense for TM): in cache from the listing
+    cj = code[np.uint64(j)]
     zero = np.int64(0)
     j_first = False             # the donor / solid voxel is j
-    if pi == _PORE and _IS_TM[pj] != 0:
+    if ci == 1 and cj >= 2:
         kind = 1
         j_first = True
-    elif pj == _PORE and _IS_TM[pi] != 0:
+    elif cj == 1 and ci >= 2:
         kind = 1
-    elif pi == pj and _IS_TM[pi] != 0:
+    elif ci >= 2 and cj >= 2 and (ci >> 1) == (cj >> 1):
         kind = 2
         j_first = (r2 & np.uint32(1)) != 0
     else:
         return 0, i, j, zero, zero, zero
+    pi = ci >> 1                # the TM phase of both voxels of a transfer
     d, r = (j, i) if j_first else (i, j)
     q = zero
     li_q = zero
     if kind == 1:
         Fd = (fg[d] >> np.int64(32))
-        g_d = grain[d]
+        g_d = fg[d] & np.int64(0xFFFFFFFF)      # its grain if > 0, else 0: the same energy and moves
         g_r = g_d
         Fr = zero
         Fd2 = zero
@@ -381,8 +384,8 @@ def _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx
         if np.int64(li[r]) + li_q > 255:
             return 0, d, r, zero, zero, zero
         w = _VOLW[pi]
-        g_d = grain[d]
-        g_r = grain[r]
+        g_d = fg[d] & np.int64(0xFFFFFFFF)
+        g_r = fg[r] & np.int64(0xFFFFFFFF)
         Fd, Fr = tm_d * w, tm_r * w
         Fd2, Fr2 = (tm_d - q) * w, (tm_r + q) * w
         bd_old = bd_new = g_d > 0
@@ -509,8 +512,7 @@ def _attempt(phase, grain, li, tm, disorder, flags, fg, code, i, j, r1, r2, z, y
     """The move of pair (i, j = i + (dz, dy, dx)), i at (z, y, x), that has attempted (r0 < T_attempt),
     with draws r1 (acceptance) and r2 (transfer direction); fg and code are updated with the move. Returns 0
     nothing, 1 swap, 2 transfer, 3 transfer that emptied its donor."""
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs,
-                                        gbW)
+    kind, d, r, q, li_q, num = _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
     if kind == 0:
         return 0
     if num > 0:
@@ -618,7 +620,7 @@ def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, c
                        np.uint32(c2[k]), z, y, i - row, dz, dy, dx, boltz, nz, ny, nx, offs, gbW)
         if res == 1:
             n_swaps += 1
-            if _IS_TM[phase[i]] != 0:       # the solid moved to i or to i + stride: widen that row
+            if code[i] >= 2:                # the solid moved to i or to i + stride: widen that row
                 _widen_extent(ext, rr, i - row)
             else:
                 _widen_extent(ext, rr + rstride, i - row + sx3)
@@ -833,10 +835,11 @@ def _use_parallel(n_sites: int, parallel: bool | None) -> bool:
 @nb.njit(cache=True)
 def _delta_energy_num(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
     fg = np.empty(phase.size, dtype=np.int64)
+    code = np.empty(phase.size, dtype=np.uint8)
     for k in range(phase.size):
         fg[k] = _fg_word(phase[k], tm[k], grain[k])
-    kind, d, r, q, li_q, num = _propose(phase, grain, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs,
-                                        gbW)
+        code[k] = _code(phase[k], tm[k])
+    kind, d, r, q, li_q, num = _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW)
     return kind, d, r, q, li_q, num
 
 
