@@ -213,8 +213,25 @@ def _site_general(grain, phase, flags, i, x, y, z, nx, ny, nz, offs, colour, see
 
 
 @nb.njit(parallel=True, cache=True)
+def _grain_extents(grain, nz, ny, nx, ext):
+    """ext int64 (nz ny, 2) <- first and last x of the sites with grain > 0 in row (z, y) ((nx, -1)
+    when none). A site with grain <= 0 never flips and never gets a grain > 0 in this event, so
+    the extents hold for a whole step. Branch-free min / max (vectorised)."""
+    for r in nb.prange(nz * ny):
+        row = np.uint64(r * nx)
+        lo = nx
+        hi = -1
+        for x in range(nx):
+            t = grain[row + np.uint64(x)] > 0
+            lo = min(lo, x if t else nx)
+            hi = max(hi, x if t else -1)
+        ext[r, 0] = lo
+        ext[r, 1] = hi
+
+
+@nb.njit(parallel=True, cache=True)
 def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_thr, boltz, offs,
-                 scratch_x, scratch_r, n_pre):
+                 scratch_x, scratch_r, n_pre, ext):
     """One colour pass. grain int32 (n,), phase/flags uint8 (n,) flat C-order views of
     (nz, ny, nx) fields; grain is modified in place. colour 0..7; attempt_thr uint64 in
     [0, 2^32]; boltz uint64 (27,); offs int64 (26,) flat neighbour offsets. Scratch (no
@@ -265,12 +282,18 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                 n_flips += _site_general(grain, phase, flags, row, 0, y, z, nx, ny, nz, offs,
                                          colour, seed, step, attempt_thr, boltz, n_pre)
                 x = 2
+            # only the sites from the row's first to its last grain > 0 (`_grain_extents`) can flip
+            rr = z * ny + y
+            x_end = min(nx - 2, ext[rr, 1])
+            if ext[rr, 0] > x:
+                x += (ext[rr, 0] - x + 1) // 2 * 2
             # 1. candidates: sites that are not interior, take part and are not pinned.
             # Sliding window: a site is interior iff columns x-1, x, x+1 all carry its grain;
             # column x+1 of this site is column x-1 of the next one (not written in this pass).
             m = 0
-            prev = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, np.uint64(x - 1))
-            while x <= nx - 2:
+            if x <= x_end:
+                prev = _column(grain, r0, r1, r2, r3, r4, r5, r6, r7, r8, np.uint64(x - 1))
+            while x <= x_end:
                 ux = np.uint64(x)
                 i = r4 + ux
                 g = grain[i]
@@ -285,7 +308,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                     cand[m] = x
                     m += 1
                 x += 2
-            last = x
+            last = nx - 1 if (nx - 1 - cx) % 2 == 0 else nx     # the row's last site of this colour
             # 2. their random numbers, lane-parallel
             draw4_lanes(cand, row, m, c0, c1, c2, c3, seed, step, colour, STREAM)
             # 3. the attempts (sites of one colour do not interact: any order gives the same)
@@ -352,12 +375,14 @@ def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: in
     width = nx // 2 + 1
     scratch_x = np.empty((n_chunks, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
+    ext = np.empty((nz * ny, 2), dtype=np.int64)
+    _grain_extents(g, nz, ny, nx, ext)
     flips = 0
     for colour in colours:
         if not 0 <= colour < N_COLOURS:
             raise ValueError(f"colour {colour} not in 0..7")
         flips += int(_colour_pass(g, p, f, nz, ny, nx, colour, seed_u, step_u, thr, boltz, offs,
-                                  scratch_x, scratch_r, np.int64(n_precursor_grains)))
+                                  scratch_x, scratch_r, np.int64(n_precursor_grains), ext))
     return flips
 
 
