@@ -35,7 +35,8 @@ steps must be short against 1/k: `max_rate_per_s` reports k to the step-size con
 keeps p = 1 - exp(-k dt) small. Thresholds for one step, uint64 (28,): [0] T_attempt,
 [1 + dE] T_B[dE] for dE = 0..26 (`GrainGrowth.thresholds`).
 
-Implementation (`_colour_pass`): per row of a colour, (1) interior sites are skipped with a
+Implementation (`_colour_pass`): per row of a colour, only the sites from the row's first to its
+last grain > 0 (`_grain_extents`, once per step) are looked at, (1) interior sites are skipped with a
 sliding 3x3-column test before any random number is drawn, (2) the Philox draws of the
 remaining sites are computed lane-parallel (`kmc.rng.draw4_lanes`, vectorised, bit for bit
 `draw4`), (3) the attempts follow. Box-face sites take a bounds-checked path.
@@ -239,7 +240,8 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
     (n_chunks, 4, w), w >= nx // 2 + 1; the rows of the pass are split into n_chunks
     contiguous chunks, one scratch row each (the split does not change the result).
     n_pre: grains with ids <= n_pre (precursor) and > n_pre (recrystallised) never exchange
-    sites. Returns the number of sites that changed grain (int64)."""
+    sites. ext: int64 (nz ny, 2), `_grain_extents` of the step. Returns the number of sites that
+    changed grain (int64)."""
     cz = colour >> 2
     cy = (colour >> 1) & 1
     cx = colour & 1
