@@ -92,7 +92,7 @@ import numpy as np
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.events.li_source import face_pair_lines, used_up_source_becomes_pore
-from kmc.state import Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
+from kmc.state import TM_PHASES, Phase, dense_li_quanta_per_voxel, dense_quanta_per_voxel
 
 NAME = "li_hop"
 STREAM = Stream.LI_HOP
@@ -270,7 +270,8 @@ class HopTables:
     cdf:         uint64 (7, CDF_ENTRIES), `binomial_cdf_table` of each medium's threshold;
     guide:       uint8 (7, 256, 256), `binomial_guide_table` of each row of cdf (CPU speed-up);
     kind:        uint8 (256,), `kind_table`; bulk: int32 (256,), `bulk_medium_table`;
-    cap_base, cap_per_tm: int32 (256,), `capacity_tables`.
+    cap_base, cap_per_tm: int32 (256,), `capacity_tables`;
+    medium:      uint8 (N_CLASSES^2 x 4,), the pair-medium table of these thresholds (`_fill_medium_table`).
     """
 
     probability: np.ndarray
@@ -281,6 +282,7 @@ class HopTables:
     bulk: np.ndarray
     cap_base: np.ndarray
     cap_per_tm: np.ndarray
+    medium: np.ndarray
 
     def __bool__(self) -> bool:
         return bool(np.any(self.threshold > 0))
@@ -300,8 +302,10 @@ def _cached_tables(thr: tuple, capacity_excess_q: int) -> HopTables:
     cdf = np.stack([binomial_cdf_table(t) for t in thr])
     guide = np.stack([_cached_guide(t) for t in thr])
     base, per_tm = capacity_tables(capacity_excess_q)
-    return HopTables(threshold.astype(np.float64) / TWO32, threshold, cdf, guide, kind_table(),
-                     bulk_medium_table(), base, per_tm)
+    kind, bulk = kind_table(), bulk_medium_table()
+    medium = np.empty(N_CLASSES * N_CLASSES * 4, dtype=np.uint8)
+    _fill_medium_table(kind, bulk, threshold, medium)
+    return HopTables(threshold.astype(np.float64) / TWO32, threshold, cdf, guide, kind, bulk, base, per_tm, medium)
 
 
 @lru_cache(maxsize=64)
@@ -335,8 +339,8 @@ def hop_rate_from_diffusivity(D_m2_per_s: float, voxel_nm: float) -> float:
 
 # -- kernels ----------------------------------------------------------------------------------
 #: The TM phase codes are the range _TM_LO.._TM_HI (`_environment` tests a code with two compares).
-_TM_LO = min(int(p) for p in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED))
-_TM_HI = max(int(p) for p in (Phase.HYDROXIDE, Phase.ROCK_SALT, Phase.LAYERED))
+_TM_LO = min(int(p) for p in TM_PHASES)
+_TM_HI = max(int(p) for p in TM_PHASES)
 if sorted(np.flatnonzero(kind_table() == KIND_TM)) != list(range(_TM_LO, _TM_HI + 1)):
     raise ValueError("li_hop: the TM phase codes must be consecutive")
 
@@ -618,12 +622,10 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     n_chunks = max(1, min(nb.get_num_threads(), nz))
     scratch_i = np.empty((n_chunks, 2, DRAW_BLOCK), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, DRAW_BLOCK), dtype=np.uint64)
-    mtab = np.empty(N_CLASSES * N_CLASSES * 4, dtype=np.uint8)
-    _fill_medium_table(tables.kind, tables.bulk, tables.threshold, mtab)
     for axis in range(3):
         for parity in range(2):
             mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-                                mtab, tables.cdf, tables.guide,
+                                tables.medium, tables.cdf, tables.guide,
                                 tables.cap_base, tables.cap_per_tm, scratch_i, scratch_r)
             moved += int(mv)
             refused += int(rf)
