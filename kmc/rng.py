@@ -20,6 +20,10 @@ from enum import IntEnum
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 PHILOX_M0 = np.uint32(0xD2511F53)
 PHILOX_M1 = np.uint32(0xCD9E8D57)
@@ -87,15 +91,87 @@ _W1 = np.uint64(PHILOX_W1)
 _LO32 = np.uint64(0xFFFFFFFF)
 
 
+#: Lanes of one `_philox_block` (one LLVM vector of 8 x i64 per counter word).
+BLOCK_LANES = 8
+
+
+@intrinsic
+def _philox_block(typingctx, c0, c1, c2, c3, base, k0, k1):
+    """Philox4x32-10 on the BLOCK_LANES lanes base .. base + 7 of c0..c3 (uint64 C-contiguous 1-D
+    arrays of 32-bit words, in place; the caller keeps base + 8 <= their size); k0, k1 the key
+    words (uint64 < 2^32).
+
+    The same arithmetic as `philox_lanes`' loop, written as LLVM vector operations on <8 x i64>
+    so that the four words stay in registers for all ten rounds: the loop form stores them back
+    to memory after every round, which bounds it by the store port (~2.3x slower here, AMD EPYC).
+    LLVM lowers the vectors to whatever the target has (AVX-512, AVX2, SSE, NEON)."""
+    arrays = (c0, c1, c2, c3)
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype == types.uint64
+               for a in arrays) or not isinstance(base, types.Integer):
+        return None
+    sig = types.void(c0, c1, c2, c3, base, k0, k1)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        vec = ir.VectorType(i64, BLOCK_LANES)
+
+        def splat(x):
+            return ir.Constant(vec, [ir.Constant(i64, x)] * BLOCK_LANES)
+
+        def broadcast(value, ty):
+            value = context.cast(builder, value, ty, types.uint64)
+            out = ir.Constant(vec, ir.Undefined)
+            for lane in range(BLOCK_LANES):
+                out = builder.insert_element(out, value, ir.Constant(ir.IntType(32), lane))
+            return out
+
+        ptrs = []
+        for value, aty in zip(args[:4], signature.args[:4]):
+            ary = context.make_array(aty)(context, builder, value)
+            first = cgutils.get_item_pointer(context, builder, aty, ary, [args[4]], wraparound=False)
+            ptrs.append(builder.bitcast(first, vec.as_pointer()))
+        words = []
+        for ptr in ptrs:
+            load = builder.load(ptr)
+            load.align = 8
+            words.append(load)
+        x0, x1, x2, x3 = words
+        key0 = broadcast(args[5], signature.args[5])
+        key1 = broadcast(args[6], signature.args[6])
+        m0, m1, w0, w1 = (splat(int(v)) for v in (PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1))
+        lo, s32 = splat(0xFFFFFFFF), splat(32)
+        for _ in range(10):
+            p0 = builder.mul(m0, x0)
+            p1 = builder.mul(m1, x2)
+            n0 = builder.and_(builder.xor(builder.xor(builder.lshr(p1, s32), x1), key0), lo)
+            n2 = builder.and_(builder.xor(builder.xor(builder.lshr(p0, s32), x3), key1), lo)
+            x0, x1, x2, x3 = n0, builder.and_(p1, lo), n2, builder.and_(p0, lo)
+            key0 = builder.and_(builder.add(key0, w0), lo)
+            key1 = builder.and_(builder.add(key1, w1), lo)
+        for ptr, value in zip(ptrs, (x0, x1, x2, x3)):
+            store = builder.store(value, ptr)
+            store.align = 8
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @nb.njit(inline="always", cache=True)
 def philox_lanes(c0, c1, c2, c3, k0, k1, m):
-    """Philox4x32-10 on m independent lanes, in place: c0..c3 uint64 (>= m,) hold 32-bit
-    counter words and receive the 4 output words; k0, k1 the key words (uint64 < 2^32).
+    """Philox4x32-10 on m independent lanes, in place: c0..c3 uint64 (>= m,) C-contiguous, hold
+    32-bit counter words and receive the 4 output words; k0, k1 the key words (uint64 < 2^32).
 
-    Bit for bit `philox4x32_10` per lane, written lane-parallel so that LLVM vectorises it
-    (AVX2 vpmuludq): ~2.5x the throughput of one call at a time."""
+    Bit for bit `philox4x32_10` per lane. Blocks of BLOCK_LANES lanes go through
+    `_philox_block` (vector registers for all rounds), as far as the arrays have room (a block
+    may run past m into lanes nobody reads); the lanes left run in the loop below, which LLVM
+    vectorises too but which keeps the words in memory between rounds."""
+    size = min(c0.size, c1.size, c2.size, c3.size)
+    done = 0
+    while done < m and done + BLOCK_LANES <= size:
+        _philox_block(c0, c1, c2, c3, done, k0, k1)
+        done += BLOCK_LANES
     for _ in range(10):
-        for j in range(m):
+        for j in range(done, m):
             p0 = _M0 * c0[j]
             p1 = _M1 * c2[j]
             n0 = ((p1 >> np.uint64(32)) ^ c1[j] ^ k0) & _LO32
