@@ -184,3 +184,41 @@ def test_melt_freezes_below_the_melting_point_and_at_a_quench():
     assert sim.clock.temperature_C == 25.0
     assert not (sim.lattice.phase == Phase.LIOH_MELT).any(), "a quenched melt is solid LiOH"
     assert int(sim.lattice.li.sum(dtype=np.int64)) == li0
+
+
+def test_row_extents_change_no_result_when_wetting_runs_into_rows_without_source(monkeypatch):
+    """The pair passes visit a row only between the extents of its source voxels with Li, widened
+    when a pore of the row is wetted. A melt that wets its way through pores into rows that held
+    no source, and releases into the solid from there within the same step, must give the bits of
+    passes that visit every pair."""
+    import kmc.events.li_source as li_source
+
+    def lattice():
+        rng = np.random.default_rng(12)
+        lat = Lattice.empty((14, 13, 15))
+        solid = rng.random(lat.shape) < 0.45
+        lat.phase[solid], lat.tm[solid], lat.grain[solid] = Phase.LAYERED, 60, 1
+        lat.phase[0, :, :], lat.li[0, :, :], lat.tm[0], lat.grain[0] = Phase.LIOH_MELT, 90, 0, 0    # melt on one face
+        lat.phase[:, 0, 0], lat.li[:, 0, 0], lat.tm[:, 0, 0], lat.grain[:, 0, 0] = Phase.LIOH_MELT, 80, 0, 0
+        return lat
+
+    ev = source(wetting=(1e9, 0.0), melt_release=(2.0, 0.0))       # every eligible pore is wetted
+    th = ev.thresholds(600.0, 1.0)
+    fast, counts_fast = lattice(), []
+    for step in range(6):
+        counts_fast.append(ev.cpu_pass(fast, 3, step, th))
+
+    def every_row(pf, lf, nz, ny, nx, ext):
+        ext[:, 0] = 0
+        ext[:, 1] = nx - 1
+
+    monkeypatch.setattr(li_source, "_source_extents", every_row)
+    full, counts_full = lattice(), []
+    for step in range(6):
+        counts_full.append(ev.cpu_pass(full, 3, step, th))
+    assert counts_fast == counts_full
+    for name in Lattice.DTYPES:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(full, name))
+    start = lattice()
+    assert (fast.phase == Phase.LIOH_MELT).sum() > (start.phase == Phase.LIOH_MELT).sum() + 100, "the melt spread"
+    assert fast.li[fast.phase == Phase.LAYERED].sum() > 0, "and released into the solid"

@@ -100,6 +100,9 @@ def _release_index(ph):
 #: uint8 (256,): 1 for the phases a release starts from (`_release_index` >= 0).
 _HOLDS_SOURCE = np.zeros(256, dtype=np.uint8)
 _HOLDS_SOURCE[[int(LIOH), int(MELT), int(LI2CO3)]] = 1
+#: uint8 (256,): 1 for the phases a source can act on: TM (release) and PORE (wetting).
+_TAKES_FROM_SOURCE = np.zeros(256, dtype=np.uint8)
+_TAKES_FROM_SOURCE[[int(PORE), int(HYD), int(RS), int(LAY)]] = 1
 
 
 @nb.njit(inline="always")
@@ -196,30 +199,79 @@ def face_pair_lines(nz, ny, nx, axis, parity, group):
 
 
 @nb.njit(parallel=True, cache=True)
-def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity):
+def _source_extents(pf, lf, nz, ny, nx, ext):
+    """ext int64 (nz ny, 2) <- first and last x of the voxels of row (z, y) that hold source with Li
+    (a LiOH, melt or Li2CO3 voxel with li > 0: the only voxels a pair rule starts from), (nx, -1) when
+    none. Branch-free min / max (vectorised)."""
+    for r in nb.prange(nz * ny):
+        row = np.uint64(r * nx)
+        lo = nx
+        hi = -1
+        for x in range(nx):
+            k = row + np.uint64(x)
+            t = (_HOLDS_SOURCE[pf[k]] & np.uint8(lf[k] != 0)) != 0
+            lo = min(lo, x if t else nx)
+            hi = max(hi, x if t else -1)
+        ext[r, 0] = lo
+        ext[r, 1] = hi
+
+
+@nb.njit(inline="always")
+def _widen(ext, rr, x):
+    """Row rr's extent now also holds x."""
+    ext[rr, 0] = min(ext[rr, 0], x)
+    ext[rr, 1] = max(ext[rr, 1], x)
+
+
+@nb.njit(parallel=True, cache=True)
+def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity, ext):
     """One pair pass. pf, lf, tf, df: uint8 (n,), gf: int32 (n,), flat views of (nz, ny, nx) fields.
 
     Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
     c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
+    A pair acts only if one of its voxels holds source with Li, so a row is visited only between
+    the extents of those voxels (ext, `_source_extents`; for a pair across two rows the union of
+    both). Wetting makes a pore of the pair a melt voxel with Li: its row's extent is widened, for
+    the passes after this one (the pairs of a pass share no voxel, and the rows a pair widens are
+    its own: one thread each).
     """
     z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, _ = face_pair_lines(nz, ny, nx, axis, parity, 1)
+    rstride = ny if axis == 0 else (1 if axis == 1 else 0)      # row of j - row of i
     from_lioh = np.int64(0)
     from_li2co3 = np.int64(0)
     for tz in nb.prange(zn):
         z = z0 + zs * tz
         for ty in range(yn):
             y = y0 + ys * ty
-            row = (z * ny + y) * nx
-            for tx in range(xn):
+            rr = z * ny + y
+            row = rr * nx
+            if axis == 2:       # pairs (x, x + 1), x = parity + 2 tx: from the one left of the extent
+                lo = ext[rr, 0] - 1
+                hi = ext[rr, 1]
+                tx_lo = max(0, (lo - parity + 1) // 2)
+                tx_hi = min(xn - 1, (hi - parity) // 2) if hi >= parity else -1
+            else:               # pairs across rows rr and rr + rstride at the same x
+                tx_lo = min(ext[rr, 0], ext[rr + rstride, 0])
+                tx_hi = min(max(ext[rr, 1], ext[rr + rstride, 1]), nx - 1)
+            for tx in range(tx_lo, tx_hi + 1):
                 i = row + x0 + xs * tx
                 j = i + stride
                 ui = np.uint64(i)
                 uj = np.uint64(j)
-                if ((_HOLDS_SOURCE[pf[ui]] & np.uint8(lf[ui] != 0)) | (_HOLDS_SOURCE[pf[uj]] & np.uint8(lf[uj] != 0))) == 0:
-                    continue  # no source voxel with Li in the pair: nothing to release or wet
+                pi = pf[ui]
+                pj = pf[uj]
+                if (((_HOLDS_SOURCE[pi] & np.uint8(lf[ui] != 0)) & _TAKES_FROM_SOURCE[pj])
+                        | ((_HOLDS_SOURCE[pj] & np.uint8(lf[uj] != 0)) & _TAKES_FROM_SOURCE[pi])) == 0:
+                    continue  # no source voxel with Li next to a TM voxel or a pore: nothing to release or wet
+                pore_i = pi == PORE
+                pore_j = pj == PORE
                 a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx)
                 from_lioh += a
                 from_li2co3 += b
+                if pore_i and pf[ui] == MELT:       # i was wetted: its row now holds source with Li
+                    _widen(ext, rr, i - row)
+                if pore_j and pf[uj] == MELT:
+                    _widen(ext, rr + rstride, i - row + (1 if axis == 2 else 0))
     return from_lioh, from_li2co3
 
 
@@ -283,10 +335,13 @@ class LiSource:
         from_lioh = from_li2co3 = 0
         flat = [lattice.phase.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1), lattice.grain.reshape(-1),
                 lattice.disorder.reshape(-1)]
+        nz, ny, nx = lattice.shape
+        ext = np.empty((nz * ny, 2), dtype=np.int64)
+        _source_extents(flat[0], flat[1], nz, ny, nx, ext)
         for axis in range(3):
             for parity in range(2):
                 a, b = _pair_pass(*flat, *lattice.shape, thresholds, self.cap_base, self.cap_per_tm, seed, step,
-                                  2 + 2 * axis + parity, axis, parity)
+                                  2 + 2 * axis + parity, axis, parity, ext)
                 from_lioh += int(a)
                 from_li2co3 += int(b)
         return {"h2o_q": int(h2o), "li_handed_lioh": from_lioh, "li_handed_li2co3": from_li2co3}
