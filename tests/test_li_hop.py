@@ -682,3 +682,53 @@ def test_tracer_msd_large(w_dt, seed):
         hop_step(lat, seed, step, tables)
     msd = point_source_msd(lat, sources, cell) * H2
     assert msd == approx(6 * D * n_steps * dt, rel=0.025)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_li_reach_changes_no_result(seed, monkeypatch):
+    """A pass looks only at the couples in the Li reach of their row (the Li at the step's start,
+    widened by REACH_MARGIN voxels along z, y and x): a lattice with Li in a few small clusters
+    gives, over steps in which the Li spreads at the largest hop probability, the bits of passes
+    that look at every couple (a margin larger than the box)."""
+    import kmc.events.li_hop as li_hop_module
+
+    def lattice():
+        rng = np.random.default_rng(seed)
+        lat = random_lattice(rng, (17, 19, 23), phases=(Phase.LAYERED, Phase.ROCK_SALT, Phase.LIOH_MELT, Phase.PORE),
+                             fill=0.0)
+        for _ in range(3):      # a few Li clusters, the rest without Li
+            z, y, x = (int(rng.integers(0, n)) for n in lat.shape)
+            box = (slice(z, z + 2), slice(y, y + 2), slice(x, x + 3))
+            cap = capacity(lat.phase[box], lat.tm[box], 8)
+            lat.li[box] = np.minimum(cap, 40).astype(np.uint8)
+        return lat
+
+    tables = event_for(dict.fromkeys(MEDIA, 0.5)).step_tables(0, 1)
+    fast = lattice()
+    for step in range(5):
+        hop_step(fast, seed, step, tables)
+    monkeypatch.setattr(li_hop_module, "REACH_MARGIN", 10**6)
+    full = lattice()
+    for step in range(5):
+        hop_step(full, seed, step, tables)
+    assert np.array_equal(fast.li, full.li) and np.array_equal(fast.phase, full.phase)
+    assert (fast.li > 0).sum() > (lattice().li > 0).sum(), "the Li spread beyond its clusters"
+
+
+def li_hop_module_reach(li, margin):
+    from kmc.events.li_hop import li_reach
+
+    return li_reach(li.reshape(-1), li.shape, margin)
+
+
+def test_li_reach_holds_the_dilated_li_extent():
+    li = np.zeros((9, 10, 30), dtype=np.uint8)
+    li[4, 5, 12] = 3
+    reach = li_hop_module_reach(li, margin=2).reshape(9, 10, 2)
+    for z in range(9):
+        for y in range(10):
+            lo, hi = reach[z, y]
+            if abs(z - 4) <= 2 and abs(y - 5) <= 2:
+                assert (lo, hi) == (10, 14)
+            else:
+                assert lo > hi

@@ -515,15 +515,74 @@ def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pas
     return moved, refused
 
 
+#: How far (voxels, along each axis) the Li reach of a row (`li_reach`) extends beyond the Li of the
+#: step's start: 2 passes per axis move a quantum at most 2 voxels along it, and a couple spans 4
+#: voxels from its lower one (3 more along its axis).
+REACH_MARGIN = 5
+
+
+@nb.njit(parallel=True, cache=True)
+def _li_extents(li, nz, ny, nx, ext):
+    """ext int64 (nz ny, 2) <- first and last x with li > 0 in row (z, y), (nx, -1) when none.
+    Branch-free min / max (vectorised)."""
+    for r in nb.prange(nz * ny):
+        row = np.uint64(r * nx)
+        lo = nx
+        hi = -1
+        for x in range(nx):
+            t = li[row + np.uint64(x)] != 0
+            lo = min(lo, x if t else nx)
+            hi = max(hi, x if t else -1)
+        ext[r, 0] = lo
+        ext[r, 1] = hi
+
+
+@nb.njit(parallel=True, cache=True)
+def _dilate_rows(ext, nz, ny, margin, out):
+    """out[z ny + y] <- the union of ext over the rows within +-margin along y (axis 1) of (z, y),
+    widened by margin along x: one separable half of `li_reach`'s window."""
+    for r in nb.prange(nz * ny):
+        z = r // ny
+        y = r - z * ny
+        lo = np.int64(1) << 40
+        hi = np.int64(-1) << 40
+        for yy in range(max(0, y - margin), min(ny, y + margin + 1)):
+            lo = min(lo, ext[z * ny + yy, 0])
+            hi = max(hi, ext[z * ny + yy, 1])
+        out[r, 0] = lo - margin
+        out[r, 1] = hi + margin
+
+
+def li_reach(li: np.ndarray, shape: tuple[int, int, int], margin: int = REACH_MARGIN) -> np.ndarray:
+    """int64 (nz ny, 2): per row (z, y), an x range [lo, hi] that holds the lower voxel of every pair
+    couple of the step's 6 passes that can find Li in one of its voxels: the x extent of the Li
+    (li > 0) at the step's start over the rows within +-margin along z and y, widened by margin
+    along x (lo > hi: none). li: uint8 (n,) flat C-order view of (nz, ny, nx)."""
+    nz, ny, nx = shape
+    ext = np.empty((nz * ny, 2), dtype=np.int64)
+    _li_extents(li, nz, ny, nx, ext)
+    along_y = np.empty_like(ext)
+    _dilate_rows(ext, nz, ny, margin, along_y)
+    # along z: the same filter on the (y, z)-ordered rows, then back (the x margin once only)
+    by_yz = np.ascontiguousarray(along_y.reshape(nz, ny, 2).transpose(1, 0, 2).reshape(nz * ny, 2))
+    out = np.empty_like(ext)
+    _dilate_rows(by_yz, ny, nz, margin, out)
+    out[:, 0] += margin
+    out[:, 1] -= margin
+    return np.ascontiguousarray(out.reshape(ny, nz, 2).transpose(1, 0, 2).reshape(nz * ny, 2))
+
+
 @nb.njit(cache=True, _nrt=False)
 def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-                mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch):
+                mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch, ext):
     """Chunk ``ch`` of one pass (`_pair_pass`): outer lines ch n // n_chunks .. (ch + 1) n // n_chunks,
     n_chunks = scratch_i.shape[0]; scratch_i int64 (n_chunks, 2, DRAW_BLOCK), scratch_r uint64
     (n_chunks, 4, DRAW_BLOCK). The pair couples that can hop are listed, and drawn and applied a
     block at a time (`_exchange_block`); pairs of a pass are disjoint and a pair's medium reads only
     its own voxels and the step's flags, so listing before applying sees the pair-by-pair state.
-    Compiled without reference counting (nothing is allocated)."""
+    Only couples whose lower voxel lies in its row's Li reach ext (int64 (nz ny, 2), `_li_reach`)
+    are looked at: the others hold no Li at this pass. Compiled without reference counting
+    (nothing is allocated)."""
     pass_id = 2 * axis + parity
     z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, n_t = face_pair_lines(nz, ny, nx, axis, parity, 2)
     n_chunks = scratch_i.shape[0]
@@ -541,7 +600,17 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
         z = z0 + zs * tz
         for ty in range(yn):
             y = y0 + ys * ty
-            for tx in range(xn):
+            # only the couples whose lower voxel lies in the row's Li reach (`_li_reach`)
+            rr = z * ny + y
+            lo = ext[rr, 0]
+            hi = min(ext[rr, 1], nx - 1)
+            if axis == 2:       # x = parity + 4 tx
+                tx_lo = max(0, (lo - parity + 3) // 4)
+                tx_hi = min(xn - 1, (hi - parity) // 4) if hi >= parity else -1
+            else:               # x = tx
+                tx_lo = max(0, lo)
+                tx_hi = hi
+            for tx in range(tx_lo, tx_hi + 1):
                 x = x0 + xs * tx
                 i = (z * ny + y) * nx + x
                 ui = np.uint64(i)
@@ -570,7 +639,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
 
 @nb.njit(parallel=True, cache=True)
 def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
-               mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r):
+               mtab, cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ext):
     """One pass: pairs (i, i + e_axis), i with coordinate % 2 == parity along ``axis``, in chunks
     (`_pass_chunk`, one per scratch row) in parallel.
 
@@ -585,7 +654,7 @@ def _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     refused = np.int64(0)
     for ch in nb.prange(scratch_i.shape[0]):
         mv, rf = _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step, mtab,
-                             cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch)
+                             cdf, guide, cap_base, cap_per_tm, scratch_i, scratch_r, ch, ext)
         moved += mv
         refused += rf
     return moved, refused
@@ -622,11 +691,12 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     n_chunks = max(1, min(nb.get_num_threads(), nz))
     scratch_i = np.empty((n_chunks, 2, DRAW_BLOCK), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, DRAW_BLOCK), dtype=np.uint64)
+    ext = li_reach(li, lattice.shape, REACH_MARGIN)
     for axis in range(3):
         for parity in range(2):
             mv, rf = _pair_pass(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
                                 tables.medium, tables.cdf, tables.guide,
-                                tables.cap_base, tables.cap_per_tm, scratch_i, scratch_r)
+                                tables.cap_base, tables.cap_per_tm, scratch_i, scratch_r, ext)
             moved += int(mv)
             refused += int(rf)
     return HopStats(moved, refused)
