@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from kmc import scratch
 from kmc.observe import ObservationTables
 from kmc.state import Lattice
 
@@ -40,7 +41,8 @@ class CpuBackend:
         """Nothing to copy: the host arrays are always current."""
 
     def release(self) -> None:
-        """Nothing is held."""
+        """Drop the scratch arrays the passes keep between steps (`kmc.scratch`)."""
+        scratch.release()
 
     def phase_counts(self, lattice: Lattice) -> np.ndarray:
         """int64 (256,): voxels per phase code."""

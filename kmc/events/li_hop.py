@@ -89,6 +89,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from kmc import scratch
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.events.li_source import face_pair_lines, used_up_source_becomes_pore
@@ -684,7 +685,7 @@ def hop_step(lattice, seed: int, step: int, tables: HopTables) -> HopStats:
     grain = lattice.grain.reshape(-1)
     li = lattice.li.reshape(-1)
     tm = lattice.tm.reshape(-1)
-    env = np.empty(phase.size, dtype=np.uint8)
+    env = scratch.buffer("li_hop.env", phase.size, np.uint8)
     _environment(phase, grain, nz, ny, nx, env)
     moved = refused = 0
     seed, step = np.uint64(seed), np.uint64(step)

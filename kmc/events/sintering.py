@@ -129,6 +129,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from kmc import scratch
 from kmc.prefetch import prefetch
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
@@ -1026,8 +1027,8 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     ext = np.empty((nz * ny, 2), dtype=np.int64)
     _row_extents(flat[0], nz, ny, nx, ext)
     margin = nx * ny + nx + 2       # fg's view has room on both sides for the prefetch of a box at a face
-    fg = np.empty(lattice.phase.size + 2 * margin, dtype=np.int64)[margin:margin + lattice.phase.size]
-    code = np.empty(lattice.phase.size, dtype=np.uint8)
+    fg = scratch.buffer("sintering.fg", lattice.phase.size + 2 * margin, np.int64)[margin:margin + lattice.phase.size]
+    code = scratch.buffer("sintering.code", lattice.phase.size, np.uint8)
     _build_fg(flat[0], flat[3], flat[1], fg, code)
     order = np.array([(p, N_PASSES * sub + p) for sub in range(n_sub) for p in pass_order(step, sub)],
                      dtype=np.int64)
