@@ -108,10 +108,11 @@ per pass (docs/sintering.md, bench/RESULTS.md).
 Implementation (`_pass_rect`; docs/sintering.md, "How the pass is made fast"): rows screened
 before any draw (one uint8 screen code per voxel), lane-parallel Philox, row extents of the
 TM voxels (widened as swaps move them), the energy from per-voxel packed words F << 32 | grain
-(scratch: 9 bytes per voxel while the event runs), each cell of a pair's 4 x 3 x 3 box read
-once, and for a swap only the 18 cells next to one voxel of the pair (the 16 next to both cancel
-in its dE), all giving the draws and moves of the plain rule (tested against a per-pair
-reference).
+(scratch: 9 bytes per voxel, `kmc.scratch`), each cell of a pair's 4 x 3 x 3 box read once, in
+rows of 4 words (`_rows_of_4`), and for a swap only the 18 cells next to one voxel of the pair
+(the 16 next to both cancel in its dE); a block's moves are proposed before any is made, and
+made from prefetched cache lines. All give the draws and moves of the plain rule (tested against
+a per-pair reference).
 CUDA: kernels/sintering.cu, the same rule (tests/test_kernels_sintering.py).
 
 Reach: pair (4 x 3 x 3 box): reads phase, tm, grain of the box; writes all six fields of the
@@ -122,12 +123,15 @@ emptied their donor, i.e. new PORE voxels), all int.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from kmc import scratch
 from kmc.prefetch import prefetch
@@ -181,29 +185,6 @@ NEIGHBOURS = NEIGHBOURS_26  #: (26, 3) int64, kmc.state.NEIGHBOURS_26
 _DZ = NEIGHBOURS[:, 0].copy()
 _DY = NEIGHBOURS[:, 1].copy()
 _DX = NEIGHBOURS[:, 2].copy()
-
-def _pair_cells(axis: int) -> list[tuple[int, int, int]]:
-    """The 34 cells of the 4 x 3 x 3 box of a face pair along ``axis`` (lower voxel i at 0, upper
-    j = i + e_axis), as (dz, dy, dx) from i: the 16 neighbours of both (coordinate 0 or 1 along
-    the axis, i and j left out), then the 9 of i alone (-1 along it) and the 9 of j alone (2).
-    i's 26-neighbourhood without j is the first 16 + the next 9; j's without i the first 16 + the last 9."""
-    hi = [2 if k == axis else 1 for k in range(3)]
-    box = list(itertools.product(*(range(-1, h + 1) for h in hi)))
-    upper = tuple(int(k == axis) for k in range(3))
-    shared = [c for c in box if c[axis] in (0, 1) and c not in ((0, 0, 0), upper)]
-    return shared + [c for c in box if c[axis] == -1] + [c for c in box if c[axis] == 2]
-
-
-PAIR_CELLS = np.array([_pair_cells(a) for a in range(3)], dtype=np.int64)   #: int64 (3, 34, 3), `_pair_cells` of z, y, x
-
-
-def stencil_offsets(shape: tuple[int, int, int]) -> np.ndarray:
-    """int64 (26 + 3 x 34,): flat-index offsets in a C-order (nz, ny, nx) array, of the 26
-    neighbours (`kmc.state.neighbour_offsets`), then of `PAIR_CELLS` of axes z, y, x."""
-    _, ny, nx = shape
-    pair = (PAIR_CELLS @ np.array([ny * nx, nx, 1], dtype=np.int64)).reshape(-1)
-    return np.concatenate([neighbour_offsets(shape), pair]).astype(np.int64)
-
 
 def fill_units(phase: np.ndarray, tm: np.ndarray) -> np.ndarray:
     """int64, shape of ``phase``: F = f * F_FULL (the integer fill the energy uses)."""
@@ -306,6 +287,118 @@ def _contact(v, g):
     return Fk, Fk * np.int64((g_tm > 0) & (g_tm != g))
 
 
+@intrinsic
+def _rows_of_4(typingctx, fg, r0, r1, r2, g):
+    """Sums over three rows of 4 packed words, fg[rk .. rk + 3] (k = 0, 1, 2; the caller keeps
+    them inside fg's allocation): (F over lanes 0-2, B(g) over lanes 0-2, F of lane 0, B(g) of
+    lane 0, F of lane 3, B(g) of lane 3), int64; F and B(g) of a word as in `_contact`.
+
+    Each row is one <4 x i64> load: the 9 or 12 cells of a pair's box that an energy needs lie in
+    rows of 3 or 4 consecutive cells along x. Read one by one through an offset table, LLVM made
+    AVX-512 gathers of them (slow on this AMD EPYC); as row loads the whole event took ~8 % less
+    at 64^3 and 128^3 (850 °C, in-process, interleaved)."""
+    if not (isinstance(fg, types.Array) and fg.ndim == 1 and fg.dtype == types.int64):
+        return None
+    sig = types.UniTuple(types.int64, 6)(fg, r0, r1, r2, g)
+
+    def codegen(context, builder, signature, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vec = ir.VectorType(i64, 4)
+
+        def splat(value):
+            return ir.Constant(vec, [ir.Constant(i64, value)] * 4)
+
+        def lane(v, k):
+            return builder.extract_element(v, ir.Constant(i32, k))
+
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        grain = ir.Constant(vec, ir.Undefined)
+        g_value = context.cast(builder, args[4], signature.args[4], types.int64)
+        for k in range(4):
+            grain = builder.insert_element(grain, g_value, ir.Constant(i32, k))
+        sum_f, sum_b = splat(0), splat(0)
+        for k in range(3):
+            first = context.cast(builder, args[1 + k], signature.args[1 + k], types.int64)
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [first], wraparound=False)
+            words = builder.load(builder.bitcast(ptr, vec.as_pointer()))
+            words.align = 8
+            f = builder.ashr(words, splat(32))
+            g_tm = builder.and_(words, splat(0xFFFFFFFF))
+            other = builder.and_(builder.icmp_unsigned("!=", g_tm, splat(0)), builder.icmp_signed("!=", g_tm, grain))
+            sum_f = builder.add(sum_f, f)
+            sum_b = builder.add(sum_b, builder.select(other, f, splat(0)))
+        f012 = builder.add(builder.add(lane(sum_f, 0), lane(sum_f, 1)), lane(sum_f, 2))
+        b012 = builder.add(builder.add(lane(sum_b, 0), lane(sum_b, 1)), lane(sum_b, 2))
+        return context.make_tuple(builder, signature.return_type,
+                                  [f012, b012, lane(sum_f, 0), lane(sum_b, 0), lane(sum_f, 3), lane(sum_b, 3)])
+
+    return sig, codegen
+
+
+@nb.njit(inline="always", cache=True)
+def _side_sums(fg, i, dz, dy, nx, nxy, g):
+    """(A_lo, B_lo, A_hi, B_hi) of the interior pair (i, i + e): the sums of F and of B(g) over the
+    9 cells next to i alone (lo, at -1 along the pair's axis) and over the 9 next to j alone (hi,
+    at +2). A pair along z or y has them in 3 rows each (lanes 0-2 from x - 1), one along x in
+    lanes 0 and 3 of the 9 rows around it."""
+    c = i - 1                               # the cell x - 1 of i's row
+    if dz != 0 or dy != 0:
+        a = nxy if dz != 0 else nx          # along the pair
+        b = nx if dz != 0 else nxy          # the other axis of the 3 rows of a slab
+        A_lo, B_lo, _u, _v, _w, _x = _rows_of_4(fg, c - a - b, c - a, c - a + b, g)
+        A_hi, B_hi, _u, _v, _w, _x = _rows_of_4(fg, c + 2 * a - b, c + 2 * a, c + 2 * a + b, g)
+        return A_lo, B_lo, A_hi, B_hi
+    A_lo = np.int64(0)
+    B_lo = np.int64(0)
+    A_hi = np.int64(0)
+    B_hi = np.int64(0)
+    for dzz in range(-1, 2):
+        r = c + dzz * nxy
+        _u, _v, a0, b0, a3, b3 = _rows_of_4(fg, r - nx, r, r + nx, g)
+        A_lo += a0
+        B_lo += b0
+        A_hi += a3
+        B_hi += b3
+    return A_lo, B_lo, A_hi, B_hi
+
+
+@nb.njit(inline="always", cache=True)
+def _box_sums(fg, i, j, dz, dy, nx, nxy, g):
+    """(A_lo, B_lo, A_sh, B_sh, A_hi, B_hi) of the interior pair (i, j = i + e): as `_side_sums`,
+    and over the 16 cells next to both (sh; i and j themselves left out): the 34 cells of the pair's
+    4 x 3 x 3 box, each read once."""
+    c = i - 1
+    if dz != 0 or dy != 0:
+        a = nxy if dz != 0 else nx
+        b = nx if dz != 0 else nxy
+        A_lo, B_lo, _u, _v, _w, _x = _rows_of_4(fg, c - a - b, c - a, c - a + b, g)
+        A_s0, B_s0, _u, _v, _w, _x = _rows_of_4(fg, c - b, c, c + b, g)
+        A_s1, B_s1, _u, _v, _w, _x = _rows_of_4(fg, c + a - b, c + a, c + a + b, g)
+        A_hi, B_hi, _u, _v, _w, _x = _rows_of_4(fg, c + 2 * a - b, c + 2 * a, c + 2 * a + b, g)
+        A_sh = A_s0 + A_s1
+        B_sh = B_s0 + B_s1
+    else:
+        A_lo = np.int64(0)
+        B_lo = np.int64(0)
+        A_sh = np.int64(0)
+        B_sh = np.int64(0)
+        A_hi = np.int64(0)
+        B_hi = np.int64(0)
+        for dzz in range(-1, 2):
+            r = c + dzz * nxy
+            A3, B3, a0, b0, a3, b3 = _rows_of_4(fg, r - nx, r, r + nx, g)
+            A_lo += a0
+            B_lo += b0
+            A_sh += A3 - a0             # lanes 1 and 2: x and x + 1
+            B_sh += B3 - b0
+            A_hi += a3
+            B_hi += b3
+    Fi, Bi = _contact(fg[i], g)
+    Fj, Bj = _contact(fg[j], g)
+    return A_lo, B_lo, A_sh - Fi - Fj, B_sh - Bi - Bj, A_hi, B_hi
+
+
 @nb.njit(inline="always", cache=True)
 def _bond_c(ga, gb, both_tm, gbW):
     if gbW != 0 and both_tm and ga > 0 and gb > 0 and ga != gb:
@@ -398,68 +491,26 @@ def _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, 
         # swap (F: Fd -> 0 at the donor, 0 -> Fd at the receiver, n = 25 at both, grain g_d):
         # num = Fd (16 (A_d - A_r) - gbW (B_d - B_r)) (B only for g_d > 0), in which the 16
         # cells next to both voxels cancel. So only the 9 cells of each voxel alone are read
-        # (`PAIR_CELLS`), plus the 16 shared ones when the receiver's own 9 are empty (would
-        # the solid float free?). One loop, as for transfers below.
-        base = 26 + 34 * (0 if dz != 0 else (1 if dy != 0 else 2))
-        A_lo = zero
-        B_lo = zero
-        A_hi = zero
-        B_hi = zero
-        ub = np.uint64(base)
-        for m in range(16, 34):
-            Fk, Bk = _contact(fg[np.uint64(i + offs[ub + np.uint64(m)])], g_d)
-            if m < 25:
-                A_lo += Fk
-                B_lo += Bk
-            else:
-                A_hi += Fk
-                B_hi += Bk
+        # (`_side_sums`), and the 16 shared ones when the receiver's own 9 are empty (would
+        # the solid float free?).
+        nxy = nx * ny
+        A_lo, B_lo, A_hi, B_hi = _side_sums(fg, i, dz, dy, nx, nxy, g_d)
         if j_first:     # donor j, receiver i
             A_ru, dA, dB = A_lo, A_hi - A_lo, B_hi - B_lo
         else:
             A_ru, dA, dB = A_hi, A_lo - A_hi, B_lo - B_hi
         if A_ru == 0:
-            A_sh = zero
-            for m in range(16):
-                A_sh += fg[np.uint64(i + offs[ub + np.uint64(m)])] >> np.int64(32)
+            _u, _v, A_sh, _w, _x, _y = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d)
             if A_sh == 0:
                 return 0, d, r, zero, zero, zero    # the solid would float free: no transport through the gas
         gB = gbW * dB if g_d > 0 else zero
         return kind, d, r, q, li_q, Fd * (np.int64(16) * dA - gB)
     if interior:
-        # transfer: each cell of the pair's 4 x 3 x 3 box read once (`PAIR_CELLS`); A_*: sum of F,
-        # Bd_* / Br_*: of F over the TM cells of a grain other than g_d / g_r. One loop whose body
-        # picks the sum: the same sums as three loops (16, 9, 9 cells) made the whole pass ~1.5x
-        # slower on this machine (AMD EPYC, numba 0.68; cause not found)
-        base = 26 + 34 * (0 if dz != 0 else (1 if dy != 0 else 2))
-        A_sh = zero
-        Bd_sh = zero
-        Br_sh = zero
-        A_lo = zero
-        Bd_lo = zero
-        Br_lo = zero
-        A_hi = zero
-        Bd_hi = zero
-        Br_hi = zero
-        ub = np.uint64(base)
-        for m in range(34):
-            v = fg[np.uint64(i + offs[ub + np.uint64(m)])]
-            Fk = v >> np.int64(32)
-            g_tm = v & np.int64(0xFFFFFFFF)
-            bd = Fk * np.int64((g_tm > 0) & (g_tm != g_d))
-            br = Fk * np.int64((g_tm > 0) & (g_tm != g_r))
-            if m < 16:
-                A_sh += Fk
-                Bd_sh += bd
-                Br_sh += br
-            elif m < 25:
-                A_lo += Fk
-                Bd_lo += bd
-                Br_lo += br
-            else:
-                A_hi += Fk
-                Bd_hi += bd
-                Br_hi += br
+        # transfer: the 34 cells of the pair's box (`_box_sums`); A_*: sums of F, Bd_* / Br_*: of F
+        # over the TM cells of a grain other than g_d / g_r
+        nxy = nx * ny
+        A_lo, Bd_lo, A_sh, Bd_sh, A_hi, Bd_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d)
+        _u, Br_lo, _v, Br_sh, _w, Br_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_r)
         if j_first:     # the donor is j, the receiver i
             A_d, B_d, A_r, B_r = A_sh + A_hi, Bd_sh + Bd_hi, A_sh + A_lo, Br_sh + Br_lo
         else:
@@ -879,7 +930,7 @@ def _use_parallel(n_sites: int, parallel: bool | None) -> bool:
 
 @nb.njit(cache=True)
 def _delta_energy_num(phase, grain, li, tm, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
-    fg = np.empty(phase.size, dtype=np.int64)
+    fg = np.empty(phase.size + 1, dtype=np.int64)[:phase.size]     # the row loads may read one word past the end
     code = np.empty(phase.size, dtype=np.uint8)
     for k in range(phase.size):
         fg[k] = _fg_word(phase[k], tm[k], grain[k])
@@ -1016,7 +1067,7 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     nz, ny, nx = lattice.shape
     flat = [lattice.phase.reshape(-1), lattice.grain.reshape(-1), lattice.li.reshape(-1),
             lattice.tm.reshape(-1), lattice.disorder.reshape(-1), lattice.flags.reshape(-1)]
-    offs = stencil_offsets(lattice.shape)
+    offs = neighbour_offsets(lattice.shape)
     boltz = np.ascontiguousarray(boltz, dtype=np.uint64)
     use_parallel = _use_parallel(lattice.phase.size, parallel)
     seed_u, step_u, gb, thr_u = np.uint64(seed), np.uint64(step), np.int64(gbW), np.uint64(thr)
@@ -1026,7 +1077,7 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     ext = np.empty((nz * ny, 2), dtype=np.int64)
     _row_extents(flat[0], nz, ny, nx, ext)
-    margin = nx * ny + nx + 2       # fg's view has room on both sides for the prefetch of a box at a face
+    margin = nx * ny + nx + 2       # room on both sides of fg for the prefetch of a box at a face (and a row load)
     fg = scratch.buffer("sintering.fg", lattice.phase.size + 2 * margin, np.int64)[margin:margin + lattice.phase.size]
     code = scratch.buffer("sintering.code", lattice.phase.size, np.uint8)
     _build_fg(flat[0], flat[3], flat[1], fg, code)
@@ -1074,7 +1125,7 @@ def move_delta_energy(lattice, i: int, j: int, donor_bit: int = 0,
     kind, d, r, q, li_q, num = _delta_energy_num(
         lattice.phase.reshape(-1), lattice.grain.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1),
         np.int64(i), np.int64(j), np.uint32(donor_bit), *(int(c) for c in zi), *(int(c) for c in zj - zi),
-        nz, ny, nx, stencil_offsets(lattice.shape), np.int64(gb_weight_steps(grain_boundary_energy)))
+        nz, ny, nx, neighbour_offsets(lattice.shape), np.int64(gb_weight_steps(grain_boundary_energy)))
     return int(kind), int(d), int(r), int(q), int(li_q), float(num) / float(_DEN)
 
 
