@@ -202,13 +202,15 @@ def _eligible(phase, grain, i, x, y, z, k, nx, ny, nz, offs, interior, n_prec, n
 
 
 @nb.njit(parallel=True, cache=True)
-def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr_nuc, thr_tick, n_prec, offs):
+def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr_nuc, thr_tick, n_prec, offs, ext):
     """One colour pass of rules 1-3 (module docstring).
 
     phase, flags uint8 (n,), grain int32 (n,): flat C-order views of (nz, ny, nx) fields; grain is
     changed in place (new members written as -g). colour 0..7; pass_: Philox pass of the
     voxel draws (8 m + colour in sub-step m); thr_nuc, thr_tick uint64;
-    n_prec int64; offs int64 (26,). Returns (nuclei, grown), int64 voxel counts.
+    n_prec int64; offs int64 (26,); ext int64 (nz ny, 2): `_unrecrystallised_extents` of the step
+    (only those voxels act, and no voxel becomes one within a step, so a row is looked at only
+    between them). Returns (nuclei, grown), int64 voxel counts.
     """
     cz = colour >> 2
     cy = (colour >> 1) & 1
@@ -224,7 +226,9 @@ def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr
         y = cy + 2 * (r % nyc)
         row = (z * ny + y) * nx
         inner_row = z >= 1 and z <= nz - 2 and y >= 1 and y <= ny - 2
-        for x in range(cx, nx, 2):
+        lo = ext[z * ny + y, 0]
+        x_first = cx if lo <= cx else lo + ((lo - cx) & 1)
+        for x in range(x_first, ext[z * ny + y, 1] + 1, 2):
             i = row + x
             gi = grain[np.uint64(i)]        # unsigned: no negative-index handling in this hot screen
             if phase[np.uint64(i)] != _LAYERED or gi < 0 or gi > n_prec:
@@ -302,6 +306,24 @@ def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr
 
 
 @nb.njit(parallel=True, cache=True)
+def _unrecrystallised_extents(phase, grain, nz, ny, nx, n_prec, ext):
+    """ext int64 (nz ny, 2) <- first and last x of the unrecrystallised voxels (LAYERED, 0 <= grain
+    <= n_prec) of row (z, y), (nx, -1) when none. Branch-free min / max (vectorised)."""
+    for r in nb.prange(nz * ny):
+        row = np.uint64(r * nx)
+        lo = nx
+        hi = -1
+        for x in range(nx):
+            k = row + np.uint64(x)
+            g = grain[k]
+            t = (phase[k] == _LAYERED) & (g >= 0) & (g <= n_prec)
+            lo = min(lo, x if t else nx)
+            hi = max(hi, x if t else -1)
+        ext[r, 0] = lo
+        ext[r, 1] = hi
+
+
+@nb.njit(parallel=True, cache=True)
 def _commit(grain):
     """End of step: members written as -g during the step become g. grain int32 (n,)."""
     for i in nb.prange(grain.size):
@@ -343,11 +365,14 @@ def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: in
     offs = neighbour_offsets(phase.shape)
     seed_u, step_u, n_prec_i = np.uint64(seed), np.uint64(step), np.int64(n_prec)
 
+    ext = np.empty((nz * ny, 2), dtype=np.int64)
+    _unrecrystallised_extents(p, g, nz, ny, nx, n_prec_i, ext)
+
     def sub_step(m, thr_nuc, thr_tick):
         nuclei = grown = 0
         for colour in range(N_COLOURS):
             a, b = _colour_pass(p, g, f, nz, ny, nx, colour, 8 * m + colour, seed_u, step_u, thr_nuc, thr_tick,
-                                n_prec_i, offs)
+                                n_prec_i, offs, ext)
             nuclei += int(a)
             grown += int(b)
         if nuclei or grown:
