@@ -188,9 +188,10 @@ def test_melt_freezes_below_the_melting_point_and_at_a_quench():
 
 def test_row_extents_change_no_result_when_wetting_runs_into_rows_without_source(monkeypatch):
     """The pair passes visit a row only between the extents of its source voxels with Li, widened
-    when a pore of the row is wetted. A melt that wets its way through pores into rows that held
-    no source, and releases into the solid from there within the same step, must give the bits of
-    passes that visit every pair."""
+    when a pore of the row is wetted, and only the pairs whose class bytes say that a source with
+    Li meets a TM voxel or a pore (rewritten after every pair that acts). A melt that wets its way
+    through pores into rows that held no source, and releases into the solid from there within
+    the same step, must give the bits of passes that start from every pair of every row."""
     import kmc.events.li_source as li_source
 
     def lattice():
@@ -208,11 +209,12 @@ def test_row_extents_change_no_result_when_wetting_runs_into_rows_without_source
     for step in range(6):
         counts_fast.append(ev.cpu_pass(fast, 3, step, th))
 
-    def every_row(pf, lf, nz, ny, nx, ext):
+    def every_pair(pf, lf, nz, ny, nx, cls, ext):
+        cls[:] = li_source.C_SOURCE | li_source.C_TARGET   # no pair screened out at the step's start
         ext[:, 0] = 0
         ext[:, 1] = nx - 1
 
-    monkeypatch.setattr(li_source, "_source_extents", every_row)
+    monkeypatch.setattr(li_source, "_classes_and_extents", every_pair)
     full, counts_full = lattice(), []
     for step in range(6):
         counts_full.append(ev.cpu_pass(full, 3, step, th))

@@ -40,7 +40,13 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
+from kmc import scratch
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import Phase
@@ -198,22 +204,57 @@ def face_pair_lines(nz, ny, nx, axis, parity, group):
     return z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, n_t
 
 
+#: Bits of a voxel's class byte (`_class_of`): source with Li (a pair rule starts from it), and
+#: TM or PORE (what a source acts on: release, wetting).
+C_SOURCE = np.uint8(1)
+C_TARGET = np.uint8(2)
+_LOW_BITS = np.uint64(0x0101010101010101)      #: bit 0 of each byte of a word
+_EVEN_BYTES = np.uint64(0x0001000100010001)    #: bit 0 of bytes 0, 2, 4, 6
+
+
+@nb.njit(inline="always")
+def _class_of(p, li_k):
+    """The class byte of a voxel of phase p with li_k Li quanta: C_SOURCE | C_TARGET bits (uint8)."""
+    return np.uint8((_HOLDS_SOURCE[p] & np.uint8(li_k != 0)) | (_TAKES_FROM_SOURCE[p] << np.uint8(1)))
+
+
 @nb.njit(parallel=True, cache=True)
-def _source_extents(pf, lf, nz, ny, nx, ext):
-    """ext int64 (nz ny, 2) <- first and last x of the voxels of row (z, y) that hold source with Li
-    (a LiOH, melt or Li2CO3 voxel with li > 0: the only voxels a pair rule starts from), (nx, -1) when
-    none. Branch-free min / max (vectorised)."""
+def _classes_and_extents(pf, lf, nz, ny, nx, cls, ext):
+    """cls uint8 (n,) <- `_class_of` every voxel; ext int64 (nz ny, 2) <- first and last x of the
+    C_SOURCE voxels of row (z, y), (nx, -1) when none (branch-free min / max)."""
     for r in nb.prange(nz * ny):
         row = np.uint64(r * nx)
         lo = nx
         hi = -1
         for x in range(nx):
             k = row + np.uint64(x)
-            t = (_HOLDS_SOURCE[pf[k]] & np.uint8(lf[k] != 0)) != 0
+            c = _class_of(pf[k], lf[k])
+            cls[k] = c
+            t = (c & C_SOURCE) != 0
             lo = min(lo, x if t else nx)
             hi = max(hi, x if t else -1)
         ext[r, 0] = lo
         ext[r, 1] = hi
+
+
+@intrinsic
+def _load8(typingctx, arr, idx):
+    """The 8 bytes arr[idx .. idx + 7] of a uint8 array as one uint64 (little-endian; an unaligned
+    load, the caller keeps it inside the allocation)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.uint8
+            and isinstance(idx, types.Integer)):
+        return None
+    sig = types.uint64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        word = builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()))
+        word.align = 1
+        return word
+
+    return sig, codegen
 
 
 @nb.njit(inline="always")
@@ -224,16 +265,18 @@ def _widen(ext, rr, x):
 
 
 @nb.njit(parallel=True, cache=True)
-def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity, ext):
+def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, step, pass_, axis, parity, cls, ext):
     """One pair pass. pf, lf, tf, df: uint8 (n,), gf: int32 (n,), flat views of (nz, ny, nx) fields.
 
     Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
     c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
-    A pair acts only if one of its voxels holds source with Li, so a row is visited only between
-    the extents of those voxels (ext, `_source_extents`; for a pair across two rows the union of
-    both). Wetting makes a pore of the pair a melt voxel with Li: its row's extent is widened, for
-    the passes after this one (the pairs of a pass share no voxel, and the rows a pair widens are
-    its own: one thread each).
+    A pair acts only if a voxel of it is source with Li and the other TM or PORE: cls (uint8 (n +
+    16,), `_classes_and_extents`) says so for 8 pairs in one 64-bit operation, and a row is visited
+    only between the extents ext of its source voxels (for a pair across two rows the union of
+    both). A pair that acted writes its voxels' classes anew (a used-up source becomes a pore, a
+    wetted pore melt with Li), and widens its rows' extents for the pass after this one when
+    wetting made a source; the pairs of a pass share no voxel, and the rows a pair writes are its
+    own (one thread each).
     """
     z0, zs, zn, y0, ys, yn, x0, xs, xn, stride, _ = face_pair_lines(nz, ny, nx, axis, parity, 1)
     rstride = ny if axis == 0 else (1 if axis == 1 else 0)      # row of j - row of i
@@ -245,33 +288,41 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
             y = y0 + ys * ty
             rr = z * ny + y
             row = rr * nx
-            if axis == 2:       # pairs (x, x + 1), x = parity + 2 tx: from the one left of the extent
-                lo = ext[rr, 0] - 1
-                hi = ext[rr, 1]
-                tx_lo = max(0, (lo - parity + 1) // 2)
-                tx_hi = min(xn - 1, (hi - parity) // 2) if hi >= parity else -1
+            if axis == 2:       # pairs (x, x + 1), x = parity + 2 t <= nx - 2: from the one left of the extent
+                lo = max(ext[rr, 0] - 1, parity)
+                x_lo = lo + ((lo - parity) & 1)
+                x_hi = min(ext[rr, 1], nx - 2)
             else:               # pairs across rows rr and rr + rstride at the same x
-                tx_lo = min(ext[rr, 0], ext[rr + rstride, 0])
-                tx_hi = min(max(ext[rr, 1], ext[rr + rstride, 1]), nx - 1)
-            for tx in range(tx_lo, tx_hi + 1):
-                i = row + x0 + xs * tx
-                j = i + stride
-                ui = np.uint64(i)
-                uj = np.uint64(j)
-                pi = pf[ui]
-                pj = pf[uj]
-                if (((_HOLDS_SOURCE[pi] & np.uint8(lf[ui] != 0)) & _TAKES_FROM_SOURCE[pj])
-                        | ((_HOLDS_SOURCE[pj] & np.uint8(lf[uj] != 0)) & _TAKES_FROM_SOURCE[pi])) == 0:
-                    continue  # no source voxel with Li next to a TM voxel or a pore: nothing to release or wet
-                pore_i = pi == PORE
-                pore_j = pj == PORE
-                a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx)
-                from_lioh += a
-                from_li2co3 += b
-                if pore_i and pf[ui] == MELT:       # i was wetted: its row now holds source with Li
-                    _widen(ext, rr, i - row)
-                if pore_j and pf[uj] == MELT:
-                    _widen(ext, rr + rstride, i - row + (1 if axis == 2 else 0))
+                x_lo = min(ext[rr, 0], ext[rr + rstride, 0])
+                x_hi = min(max(ext[rr, 1], ext[rr + rstride, 1]), nx - 1)
+            xb = x_lo
+            while xb <= x_hi:   # 8 voxels at a time: bit 0 of byte k says whether the pair at xb + k acts
+                wi = _load8(cls, np.uint64(row + xb))
+                wj = _load8(cls, np.uint64(row + xb + stride))
+                m = ((wi & (wj >> np.uint64(1))) | (wj & (wi >> np.uint64(1)))) & _LOW_BITS
+                if axis == 2:
+                    m &= _EVEN_BYTES            # pairs start at xb, xb + 2, ...: xb has the pass's parity
+                if x_hi - xb < 7:
+                    m &= (np.uint64(1) << np.uint64(8 * (x_hi - xb + 1))) - np.uint64(1)
+                while m != 0:
+                    x = xb + np.int64(trailing_zeros(m) >> np.uint64(3))
+                    m &= m - np.uint64(1)
+                    i = row + x
+                    j = i + stride
+                    ui = np.uint64(i)
+                    uj = np.uint64(j)
+                    pore_i = pf[ui] == PORE
+                    pore_j = pf[uj] == PORE
+                    a, b = _pair(i, j, pf, lf, tf, gf, df, th, cap_base, cap_per_tm, seed, step, pass_, nz, ny, nx)
+                    from_lioh += a
+                    from_li2co3 += b
+                    cls[ui] = _class_of(pf[ui], lf[ui])
+                    cls[uj] = _class_of(pf[uj], lf[uj])
+                    if pore_i and pf[ui] == MELT:       # i was wetted: its row now holds source with Li
+                        _widen(ext, rr, x)
+                    if pore_j and pf[uj] == MELT:
+                        _widen(ext, rr + rstride, x + (1 if axis == 2 else 0))
+                xb += 8
     return from_lioh, from_li2co3
 
 
@@ -336,12 +387,13 @@ class LiSource:
         flat = [lattice.phase.reshape(-1), lattice.li.reshape(-1), lattice.tm.reshape(-1), lattice.grain.reshape(-1),
                 lattice.disorder.reshape(-1)]
         nz, ny, nx = lattice.shape
+        cls = scratch.buffer("li_source.classes", lattice.phase.size + 16, np.uint8)   # room for a word past the end
         ext = np.empty((nz * ny, 2), dtype=np.int64)
-        _source_extents(flat[0], flat[1], nz, ny, nx, ext)
+        _classes_and_extents(flat[0], flat[1], nz, ny, nx, cls, ext)
         for axis in range(3):
             for parity in range(2):
                 a, b = _pair_pass(*flat, *lattice.shape, thresholds, self.cap_base, self.cap_per_tm, seed, step,
-                                  2 + 2 * axis + parity, axis, parity, ext)
+                                  2 + 2 * axis + parity, axis, parity, cls, ext)
                 from_lioh += int(a)
                 from_li2co3 += int(b)
         return {"h2o_q": int(h2o), "li_handed_lioh": from_lioh, "li_handed_li2co3": from_li2co3}
