@@ -40,16 +40,12 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.cpython.unsafe.numbers import trailing_zeros
-from numba.extending import intrinsic
 
 from kmc import scratch
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import Phase
+from kmc.swar import LOW_BITS, bytes_below, first_byte, load8
 
 NAME = "li_source"
 STREAM = Stream.LI_SOURCE
@@ -208,7 +204,6 @@ def face_pair_lines(nz, ny, nx, axis, parity, group):
 #: TM or PORE (what a source acts on: release, wetting).
 C_SOURCE = np.uint8(1)
 C_TARGET = np.uint8(2)
-_LOW_BITS = np.uint64(0x0101010101010101)      #: bit 0 of each byte of a word
 _EVEN_BYTES = np.uint64(0x0001000100010001)    #: bit 0 of bytes 0, 2, 4, 6
 
 
@@ -235,26 +230,6 @@ def _classes_and_extents(pf, lf, nz, ny, nx, cls, ext):
             hi = max(hi, x if t else -1)
         ext[r, 0] = lo
         ext[r, 1] = hi
-
-
-@intrinsic
-def _load8(typingctx, arr, idx):
-    """The 8 bytes arr[idx .. idx + 7] of a uint8 array as one uint64 (little-endian; an unaligned
-    load, the caller keeps it inside the allocation)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.uint8
-            and isinstance(idx, types.Integer)):
-        return None
-    sig = types.uint64(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-        word = builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()))
-        word.align = 1
-        return word
-
-    return sig, codegen
 
 
 @nb.njit(inline="always")
@@ -297,15 +272,13 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
                 x_hi = min(max(ext[rr, 1], ext[rr + rstride, 1]), nx - 1)
             xb = x_lo
             while xb <= x_hi:   # 8 voxels at a time: bit 0 of byte k says whether the pair at xb + k acts
-                wi = _load8(cls, np.uint64(row + xb))
-                wj = _load8(cls, np.uint64(row + xb + stride))
-                m = ((wi & (wj >> np.uint64(1))) | (wj & (wi >> np.uint64(1)))) & _LOW_BITS
+                wi = load8(cls, np.uint64(row + xb))
+                wj = load8(cls, np.uint64(row + xb + stride))
+                m = ((wi & (wj >> np.uint64(1))) | (wj & (wi >> np.uint64(1)))) & LOW_BITS & bytes_below(x_hi - xb + 1)
                 if axis == 2:
                     m &= _EVEN_BYTES            # pairs start at xb, xb + 2, ...: xb has the pass's parity
-                if x_hi - xb < 7:
-                    m &= (np.uint64(1) << np.uint64(8 * (x_hi - xb + 1))) - np.uint64(1)
                 while m != 0:
-                    x = xb + np.int64(trailing_zeros(m) >> np.uint64(3))
+                    x = xb + first_byte(m)
                     m &= m - np.uint64(1)
                     i = row + x
                     j = i + stride
