@@ -1,10 +1,10 @@
 """Per-voxel scratch arrays of the CPU passes, kept from one step to the next.
 
-Sintering's packed neighbour words and screen codes (9 bytes per voxel) and li_hop's
-environment flags (1 byte per voxel) are rebuilt from the lattice at every step. Allocating
-them anew each time made the kernel zero ~170 MB of fresh pages per step at 256^3 (~5 % of a
-step at 850 °C, `clear_page_erms` in perf); a buffer kept here is reused instead. Its contents
-are undefined: every user writes all of it before reading it.
+Sintering's packed neighbour words and screen codes (9 bytes per voxel), li_hop's environment
+flags and li_source's class bytes (1 byte per voxel each) are rebuilt from the lattice at every
+step. Allocating them anew each time made the kernel zero ~170 MB of fresh pages per step at
+256^3 (~5 % of a step at 850 °C, `clear_page_erms` in perf); a buffer kept here is reused
+instead. Its contents are undefined: every user writes all of it before reading it.
 
 The buffers are per thread (a thread that runs a simulation owns its own) and stay until
 `release` (called by `kmc.backends.cpu.CpuBackend.release`) or until a call asks for the same
