@@ -209,12 +209,15 @@ def test_row_extents_change_no_result_when_wetting_runs_into_rows_without_source
     for step in range(6):
         counts_fast.append(ev.cpu_pass(fast, 3, step, th))
 
-    def every_pair(pf, lf, nz, ny, nx, cls, ext):
+    def every_class(pf, lf, cls):
         cls[:] = li_source.C_SOURCE | li_source.C_TARGET   # no pair screened out at the step's start
+
+    def every_row(member, a, b, c, nz, ny, nx, ext):
         ext[:, 0] = 0
         ext[:, 1] = nx - 1
 
-    monkeypatch.setattr(li_source, "_classes_and_extents", every_pair)
+    monkeypatch.setattr(li_source, "_classes", every_class)
+    monkeypatch.setattr(li_source, "row_extents", every_row)
     full, counts_full = lattice(), []
     for step in range(6):
         counts_full.append(ev.cpu_pass(full, 3, step, th))

@@ -36,7 +36,7 @@ keeps p = 1 - exp(-k dt) small. Thresholds for one step, uint64 (28,): [0] T_att
 [1 + dE] T_B[dE] for dE = 0..26 (`GrainGrowth.thresholds`).
 
 Implementation (`_colour_pass`): per row of a colour, only the sites from the row's first to its
-last grain > 0 (`_grain_extents`, once per step) are looked at, (1) interior sites are skipped with a
+last grain > 0 (`_has_grain`, once per step) are looked at, (1) interior sites are skipped with a
 sliding 3x3-column test before any random number is drawn, (2) the Philox draws of the
 remaining sites are computed lane-parallel (`kmc.rng.draw4_lanes`, vectorised, bit for bit
 `draw4`), (3) the attempts follow. Box-face sites take a bounds-checked path.
@@ -59,6 +59,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from kmc.events.arrhenius import arrhenius_per_s
+from kmc.extents import row_extents
 from kmc.rng import Stream, draw4, draw4_lanes, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, TM_PHASES, Flag
 
@@ -261,21 +262,12 @@ def _site_general(grain, phase, flags, i, x, y, z, nx, ny, nz, offs, colour, see
     return 1
 
 
-@nb.njit(parallel=True, cache=True)
-def _grain_extents(grain, nz, ny, nx, ext):
-    """ext int64 (nz ny, 2) <- first and last x of the sites with grain > 0 in row (z, y) ((nx, -1)
-    when none). A site with grain <= 0 never flips and never gets a grain > 0 in this event, so
-    the extents hold for a whole step. Branch-free min / max (vectorised)."""
-    for r in nb.prange(nz * ny):
-        row = np.uint64(r * nx)
-        lo = nx
-        hi = -1
-        for x in range(nx):
-            t = grain[row + np.uint64(x)] > 0
-            lo = min(lo, x if t else nx)
-            hi = max(hi, x if t else -1)
-        ext[r, 0] = lo
-        ext[r, 1] = hi
+@nb.njit(inline="always", cache=True)
+def _has_grain(grain, _unused, _c, k):
+    """Whether site k has a grain > 0 (the `kmc.extents.row_extents` test of a step's rows): a
+    site with grain <= 0 never flips and never gets a grain > 0 in this event, so the extents
+    hold for a whole step."""
+    return grain[k] > 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -288,7 +280,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
     (n_chunks, 4, w), w >= nx // 2 + 1; the rows of the pass are split into n_chunks
     contiguous chunks, one scratch row each (the split does not change the result).
     n_pre: grains with ids <= n_pre (precursor) and > n_pre (recrystallised) never exchange
-    sites. ext: int64 (nz ny, 2), `_grain_extents` of the step. Returns the number of sites that
+    sites. ext: int64 (nz ny, 2), `_has_grain` of the step. Returns the number of sites that
     changed grain (int64)."""
     cz = colour >> 2
     cy = (colour >> 1) & 1
@@ -333,7 +325,7 @@ def _colour_pass(grain, phase, flags, nz, ny, nx, colour, seed, step, attempt_th
                 n_flips += _site_general(grain, phase, flags, row, 0, y, z, nx, ny, nz, offs,
                                          colour, seed, step, attempt_thr, boltz, n_pre)
                 x = 2
-            # only the sites from the row's first to its last grain > 0 (`_grain_extents`) can flip
+            # only the sites from the row's first to its last grain > 0 (`_has_grain`) can flip
             rr = z * ny + y
             x_end = min(nx - 2, ext[rr, 1])
             if ext[rr, 0] > x:
@@ -439,7 +431,7 @@ def potts_step(grain: np.ndarray, phase: np.ndarray, flags: np.ndarray, seed: in
     scratch_x = np.empty((n_chunks, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     ext = np.empty((nz * ny, 2), dtype=np.int64)
-    _grain_extents(g, nz, ny, nx, ext)
+    row_extents(_has_grain, g, g, 0, nz, ny, nx, ext)
     flips = 0
     for colour in colours:
         if not 0 <= colour < N_COLOURS:

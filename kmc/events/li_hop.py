@@ -90,6 +90,7 @@ import numba as nb
 import numpy as np
 
 from kmc import scratch
+from kmc.extents import row_extents
 from kmc.events.arrhenius import GAS_CONSTANT_J_PER_MOL_K, arrhenius_per_s
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.events.li_source import face_pair_lines, used_up_source_becomes_pore
@@ -522,20 +523,10 @@ def _exchange_block(phase, li, tm, cand, mab, c0, c1, c2, c3, m, seed, step, pas
 REACH_MARGIN = 5
 
 
-@nb.njit(parallel=True, cache=True)
-def _li_extents(li, nz, ny, nx, ext):
-    """ext int64 (nz ny, 2) <- first and last x with li > 0 in row (z, y), (nx, -1) when none.
-    Branch-free min / max (vectorised)."""
-    for r in nb.prange(nz * ny):
-        row = np.uint64(r * nx)
-        lo = nx
-        hi = -1
-        for x in range(nx):
-            t = li[row + np.uint64(x)] != 0
-            lo = min(lo, x if t else nx)
-            hi = max(hi, x if t else -1)
-        ext[r, 0] = lo
-        ext[r, 1] = hi
+@nb.njit(inline="always", cache=True)
+def _holds_li(li, _unused, _c, k):
+    """Whether voxel k holds Li (the `kmc.extents.row_extents` test of `li_reach`)."""
+    return li[k] != 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -561,7 +552,7 @@ def li_reach(li: np.ndarray, shape: tuple[int, int, int], margin: int = REACH_MA
     along x (lo > hi: none). li: uint8 (n,) flat C-order view of (nz, ny, nx)."""
     nz, ny, nx = shape
     ext = np.empty((nz * ny, 2), dtype=np.int64)
-    _li_extents(li, nz, ny, nx, ext)
+    row_extents(_holds_li, li, li, 0, nz, ny, nx, ext)
     along_y = np.empty_like(ext)
     _dilate_rows(ext, nz, ny, margin, along_y)
     # along z: the same filter on the (y, z)-ordered rows, then back (the x margin once only)
@@ -581,7 +572,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
     (n_chunks, 4, DRAW_BLOCK). The pair couples that can hop are listed, and drawn and applied a
     block at a time (`_exchange_block`); pairs of a pass are disjoint and a pair's medium reads only
     its own voxels and the step's flags, so listing before applying sees the pair-by-pair state.
-    Only couples whose lower voxel lies in its row's Li reach ext (int64 (nz ny, 2), `_li_reach`)
+    Only couples whose lower voxel lies in its row's Li reach ext (int64 (nz ny, 2), `li_reach`)
     are looked at: the others hold no Li at this pass. Compiled without reference counting
     (nothing is allocated)."""
     pass_id = 2 * axis + parity
@@ -601,7 +592,7 @@ def _pass_chunk(phase, grain, li, tm, env, nz, ny, nx, axis, parity, seed, step,
         z = z0 + zs * tz
         for ty in range(yn):
             y = y0 + ys * ty
-            # only the couples whose lower voxel lies in the row's Li reach (`_li_reach`)
+            # only the couples whose lower voxel lies in the row's Li reach (`li_reach`)
             rr = z * ny + y
             lo = ext[rr, 0]
             hi = min(ext[rr, 1], nx - 1)

@@ -42,6 +42,7 @@ import numba as nb
 import numpy as np
 
 from kmc import scratch
+from kmc.extents import row_extents, widen
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.rng import Stream, draw4, probability_threshold
 from kmc.state import Phase
@@ -214,29 +215,16 @@ def _class_of(p, li_k):
 
 
 @nb.njit(parallel=True, cache=True)
-def _classes_and_extents(pf, lf, nz, ny, nx, cls, ext):
-    """cls uint8 (n,) <- `_class_of` every voxel; ext int64 (nz ny, 2) <- first and last x of the
-    C_SOURCE voxels of row (z, y), (nx, -1) when none (branch-free min / max)."""
-    for r in nb.prange(nz * ny):
-        row = np.uint64(r * nx)
-        lo = nx
-        hi = -1
-        for x in range(nx):
-            k = row + np.uint64(x)
-            c = _class_of(pf[k], lf[k])
-            cls[k] = c
-            t = (c & C_SOURCE) != 0
-            lo = min(lo, x if t else nx)
-            hi = max(hi, x if t else -1)
-        ext[r, 0] = lo
-        ext[r, 1] = hi
+def _classes(pf, lf, cls):
+    """cls uint8 (n,) <- `_class_of` every voxel (pf, lf: phase, li, uint8 (n,))."""
+    for k in nb.prange(pf.size):
+        cls[k] = _class_of(pf[k], lf[k])
 
 
-@nb.njit(inline="always")
-def _widen(ext, rr, x):
-    """Row rr's extent now also holds x."""
-    ext[rr, 0] = min(ext[rr, 0], x)
-    ext[rr, 1] = max(ext[rr, 1], x)
+@nb.njit(inline="always", cache=True)
+def _is_source_class(cls, _unused, _c, k):
+    """Whether voxel k's class byte says source with Li (the `kmc.extents.row_extents` test)."""
+    return (cls[k] & C_SOURCE) != 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -246,7 +234,7 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
     Pairs (i, i + e_axis) with i's coordinate along the axis c = parity, parity + 2, ... and
     c + 1 < n_axis. Returns (Li quanta released from LiOH/melt, from Li2CO3).
     A pair acts only if a voxel of it is source with Li and the other TM or PORE: cls (uint8 (n +
-    16,), `_classes_and_extents`) says so for 8 pairs in one 64-bit operation, and a row is visited
+    16,), `_classes`) says so for 8 pairs in one 64-bit operation, and a row is visited
     only between the extents ext of its source voxels (for a pair across two rows the union of
     both). A pair that acted writes its voxels' classes anew (a used-up source becomes a pore, a
     wetted pore melt with Li), and widens its rows' extents for the pass after this one when
@@ -292,9 +280,9 @@ def _pair_pass(pf, lf, tf, gf, df, nz, ny, nx, th, cap_base, cap_per_tm, seed, s
                     cls[ui] = _class_of(pf[ui], lf[ui])
                     cls[uj] = _class_of(pf[uj], lf[uj])
                     if pore_i and pf[ui] == MELT:       # i was wetted: its row now holds source with Li
-                        _widen(ext, rr, x)
+                        widen(ext, rr, x)
                     if pore_j and pf[uj] == MELT:
-                        _widen(ext, rr + rstride, x + (1 if axis == 2 else 0))
+                        widen(ext, rr + rstride, x + (1 if axis == 2 else 0))
                 xb += 8
     return from_lioh, from_li2co3
 
@@ -362,7 +350,8 @@ class LiSource:
         nz, ny, nx = lattice.shape
         cls = scratch.buffer("li_source.classes", lattice.phase.size + 16, np.uint8)   # room for a word past the end
         ext = np.empty((nz * ny, 2), dtype=np.int64)
-        _classes_and_extents(flat[0], flat[1], nz, ny, nx, cls, ext)
+        _classes(flat[0], flat[1], cls)
+        row_extents(_is_source_class, cls, cls, 0, nz, ny, nx, ext)
         for axis in range(3):
             for parity in range(2):
                 a, b = _pair_pass(*flat, *lattice.shape, thresholds, self.cap_base, self.cap_per_tm, seed, step,

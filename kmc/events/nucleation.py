@@ -90,6 +90,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from kmc.extents import row_extents
 from kmc.events.arrhenius import arrhenius_per_s
 from kmc.events.grain_growth import _pinned
 from kmc.rng import Stream, draw4, probability_threshold
@@ -208,7 +209,7 @@ def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr
     phase, flags uint8 (n,), grain int32 (n,): flat C-order views of (nz, ny, nx) fields; grain is
     changed in place (new members written as -g). colour 0..7; pass_: Philox pass of the
     voxel draws (8 m + colour in sub-step m); thr_nuc, thr_tick uint64;
-    n_prec int64; offs int64 (26,); ext int64 (nz ny, 2): `_unrecrystallised_extents` of the step
+    n_prec int64; offs int64 (26,); ext int64 (nz ny, 2): the extents of `_unrecrystallised_at` of the step
     (only those voxels act, and no voxel becomes one within a step, so a row is looked at only
     between them). Returns (nuclei, grown), int64 voxel counts.
     """
@@ -305,22 +306,12 @@ def _colour_pass(phase, grain, flags, nz, ny, nx, colour, pass_, seed, step, thr
     return nuclei, grown
 
 
-@nb.njit(parallel=True, cache=True)
-def _unrecrystallised_extents(phase, grain, nz, ny, nx, n_prec, ext):
-    """ext int64 (nz ny, 2) <- first and last x of the unrecrystallised voxels (LAYERED, 0 <= grain
-    <= n_prec) of row (z, y), (nx, -1) when none. Branch-free min / max (vectorised)."""
-    for r in nb.prange(nz * ny):
-        row = np.uint64(r * nx)
-        lo = nx
-        hi = -1
-        for x in range(nx):
-            k = row + np.uint64(x)
-            g = grain[k]
-            t = (phase[k] == _LAYERED) & (g >= 0) & (g <= n_prec)
-            lo = min(lo, x if t else nx)
-            hi = max(hi, x if t else -1)
-        ext[r, 0] = lo
-        ext[r, 1] = hi
+@nb.njit(inline="always", cache=True)
+def _unrecrystallised_at(phase, grain, n_prec, k):
+    """Whether voxel k is unrecrystallised (LAYERED, 0 <= grain <= n_prec): the
+    `kmc.extents.row_extents` test of a step's rows."""
+    g = grain[k]
+    return (phase[k] == _LAYERED) & (g >= 0) & (g <= n_prec)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -366,7 +357,7 @@ def nucleation_step(phase: np.ndarray, grain: np.ndarray, n_precursor_grains: in
     seed_u, step_u, n_prec_i = np.uint64(seed), np.uint64(step), np.int64(n_prec)
 
     ext = np.empty((nz * ny, 2), dtype=np.int64)
-    _unrecrystallised_extents(p, g, nz, ny, nx, n_prec_i, ext)
+    row_extents(_unrecrystallised_at, p, g, n_prec_i, nz, ny, nx, ext)
 
     def sub_step(m, thr_nuc, thr_tick):
         nuclei = grown = 0

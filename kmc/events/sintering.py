@@ -134,6 +134,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kmc import scratch
+from kmc.extents import row_extents, widen
 from kmc.prefetch import prefetch
 from kmc.rng import Stream, draw4_lanes, probability_threshold
 from kmc.state import NEIGHBOURS_26, neighbour_offsets, MOLAR_VOLUME_CM3, TM_PHASES, Phase, dense_quanta_per_voxel
@@ -605,35 +606,15 @@ def _apply(phase, grain, li, tm, disorder, flags, fg, code, kind, d, r, q, li_q)
     return 2
 
 
-@nb.njit(parallel=True, cache=True)
-def _row_extents(phase, nz, ny, nx, ext):
-    """ext int64 (nz ny, 2): first and last x of the TM voxels of row (z, y) ((nx, -1) when none).
+@nb.njit(inline="always", cache=True)
+def _is_tm_at(phase, _unused, _c, k):
+    """Whether voxel k is a TM voxel (the `kmc.extents.row_extents` test of the pass's rows).
 
     Every move has a TM voxel in its pair, so pairs with no TM voxel inside these extents are
     skipped without a read. The extents are a superset of the TM voxels for the whole step:
-    `_pass_rect` widens a row's extent when a swap moves a TM voxel into it (a transfer only
+    `_attempt_block` widens a row's extent when a swap moves a TM voxel into it (a transfer only
     empties TM voxels), and never narrows it."""
-    for r in nb.prange(nz * ny):
-        row = np.uint64(r * nx)
-        lo = nx
-        hi = -1
-        for x in range(nx):         # without a branch: LLVM vectorises the min / max
-            t = _IS_TM[phase[row + np.uint64(x)]] != 0
-            lo = min(lo, x if t else nx)
-            hi = max(hi, x if t else -1)
-        ext[r, 0] = lo
-        ext[r, 1] = hi
-
-
-@nb.njit(inline="always", cache=True)
-def _widen_extent(ext, rr, x):
-    """Row rr's TM extent now also holds x."""
-    if x < ext[rr, 0]:
-        ext[rr, 0] = x
-    if x > ext[rr, 1]:
-        ext[rr, 1] = x
-
-
+    return _IS_TM[phase[k]] != 0
 
 
 @nb.njit(inline="always", cache=True)
@@ -713,9 +694,9 @@ def _attempt_block(phase, grain, li, tm, disorder, flags, fg, code, ext, cand, c
             rr = z * ny + y
             row = rr * nx
             if code[i] >= 2:                # the solid moved to i or to i + stride: widen that row
-                _widen_extent(ext, rr, i - row)
+                widen(ext, rr, i - row)
             else:
-                _widen_extent(ext, rr + rstride, i - row + sx3)
+                widen(ext, rr + rstride, i - row + sx3)
         else:
             n_transfers += 1
             n_emptied += res == 3
@@ -739,7 +720,7 @@ def _pass_rect(phase, grain, li, tm, disorder, flags, nz, ny, nx, pass_, key_pas
     any attempt sees the same state as the pair by pair order, and the block size does not
     change the result.
     fg: int64 (n,) packed neighbour words and code: uint8 (n,) screen codes (`_build_fg`), both kept
-    up to date with the moves; ext: int64 (nz ny, 2) TM row extents (`_row_extents`), widened here.
+    up to date with the moves; ext: int64 (nz ny, 2) TM row extents (`_is_tm_at`), widened here.
     Returns (swaps, transfers, emptied) int64.
     Compiled without numba's reference counting (``_nrt=False``: it allocates nothing): the
     atomic count updates numba puts around inlined helpers that take arrays would cost more
@@ -1076,7 +1057,7 @@ def _run_step(lattice, seed: int, step: int, thr: np.uint64, n_sub: int, boltz: 
     scratch_x = np.empty((n_chunks, 2, width), dtype=np.int64)
     scratch_r = np.empty((n_chunks, 4, width), dtype=np.uint64)
     ext = np.empty((nz * ny, 2), dtype=np.int64)
-    _row_extents(flat[0], nz, ny, nx, ext)
+    row_extents(_is_tm_at, flat[0], flat[0], 0, nz, ny, nx, ext)
     margin = nx * ny + nx + 2       # room on both sides of fg for the prefetch of a box at a face (and a row load)
     fg = scratch.buffer("sintering.fg", lattice.phase.size + 2 * margin, np.int64)[margin:margin + lattice.phase.size]
     code = scratch.buffer("sintering.code", lattice.phase.size, np.uint8)
