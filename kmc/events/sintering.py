@@ -338,52 +338,29 @@ def _rows_of_4(typingctx, fg, r0, r1, r2, g):
 
 
 @nb.njit(inline="always", cache=True)
-def _side_sums(fg, i, dz, dy, nx, nxy, g):
-    """(A_lo, B_lo, A_hi, B_hi) of the interior pair (i, i + e): the sums of F and of B(g) over the
-    9 cells next to i alone (lo, at -1 along the pair's axis) and over the 9 next to j alone (hi,
-    at +2). A pair along z or y has them in 3 rows each (lanes 0-2 from x - 1), one along x in
-    lanes 0 and 3 of the 9 rows around it."""
+def _box_sums(fg, i, j, dz, dy, nx, nxy, g, shared):
+    """(A_lo, B_lo, A_sh, B_sh, A_hi, B_hi) of the interior pair (i, j = i + e): the sums of F and
+    of B(g) over the 9 cells next to i alone (lo, at -1 along the pair's axis), over the 9 next to
+    j alone (hi, at +2), and, if ``shared`` (else 0), over the 16 next to both (sh; i and j left
+    out): with it, the 34 cells of the pair's 4 x 3 x 3 box, each read once. A pair along z or y
+    has each group in rows of 3 cells (lanes 0-2 from x - 1), one along x all in the 9 rows around
+    it (lane 0 lo, 1-2 shared, 3 hi)."""
     c = i - 1                               # the cell x - 1 of i's row
+    A_sh = np.int64(0)
+    B_sh = np.int64(0)
     if dz != 0 or dy != 0:
         a = nxy if dz != 0 else nx          # along the pair
         b = nx if dz != 0 else nxy          # the other axis of the 3 rows of a slab
         A_lo, B_lo, _u, _v, _w, _x = _rows_of_4(fg, c - a - b, c - a, c - a + b, g)
         A_hi, B_hi, _u, _v, _w, _x = _rows_of_4(fg, c + 2 * a - b, c + 2 * a, c + 2 * a + b, g)
-        return A_lo, B_lo, A_hi, B_hi
-    A_lo = np.int64(0)
-    B_lo = np.int64(0)
-    A_hi = np.int64(0)
-    B_hi = np.int64(0)
-    for dzz in range(-1, 2):
-        r = c + dzz * nxy
-        _u, _v, a0, b0, a3, b3 = _rows_of_4(fg, r - nx, r, r + nx, g)
-        A_lo += a0
-        B_lo += b0
-        A_hi += a3
-        B_hi += b3
-    return A_lo, B_lo, A_hi, B_hi
-
-
-@nb.njit(inline="always", cache=True)
-def _box_sums(fg, i, j, dz, dy, nx, nxy, g):
-    """(A_lo, B_lo, A_sh, B_sh, A_hi, B_hi) of the interior pair (i, j = i + e): as `_side_sums`,
-    and over the 16 cells next to both (sh; i and j themselves left out): the 34 cells of the pair's
-    4 x 3 x 3 box, each read once."""
-    c = i - 1
-    if dz != 0 or dy != 0:
-        a = nxy if dz != 0 else nx
-        b = nx if dz != 0 else nxy
-        A_lo, B_lo, _u, _v, _w, _x = _rows_of_4(fg, c - a - b, c - a, c - a + b, g)
-        A_s0, B_s0, _u, _v, _w, _x = _rows_of_4(fg, c - b, c, c + b, g)
-        A_s1, B_s1, _u, _v, _w, _x = _rows_of_4(fg, c + a - b, c + a, c + a + b, g)
-        A_hi, B_hi, _u, _v, _w, _x = _rows_of_4(fg, c + 2 * a - b, c + 2 * a, c + 2 * a + b, g)
-        A_sh = A_s0 + A_s1
-        B_sh = B_s0 + B_s1
+        if shared:
+            A_s0, B_s0, _u, _v, _w, _x = _rows_of_4(fg, c - b, c, c + b, g)
+            A_s1, B_s1, _u, _v, _w, _x = _rows_of_4(fg, c + a - b, c + a, c + a + b, g)
+            A_sh = A_s0 + A_s1
+            B_sh = B_s0 + B_s1
     else:
         A_lo = np.int64(0)
         B_lo = np.int64(0)
-        A_sh = np.int64(0)
-        B_sh = np.int64(0)
         A_hi = np.int64(0)
         B_hi = np.int64(0)
         for dzz in range(-1, 2):
@@ -395,6 +372,8 @@ def _box_sums(fg, i, j, dz, dy, nx, nxy, g):
             B_sh += B3 - b0
             A_hi += a3
             B_hi += b3
+    if not shared:
+        return A_lo, B_lo, np.int64(0), np.int64(0), A_hi, B_hi
     Fi, Bi = _contact(fg[i], g)
     Fj, Bj = _contact(fg[j], g)
     return A_lo, B_lo, A_sh - Fi - Fj, B_sh - Bi - Bj, A_hi, B_hi
@@ -492,16 +471,16 @@ def _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, 
         # swap (F: Fd -> 0 at the donor, 0 -> Fd at the receiver, n = 25 at both, grain g_d):
         # num = Fd (16 (A_d - A_r) - gbW (B_d - B_r)) (B only for g_d > 0), in which the 16
         # cells next to both voxels cancel. So only the 9 cells of each voxel alone are read
-        # (`_side_sums`), and the 16 shared ones when the receiver's own 9 are empty (would
+        # (`_box_sums` without the shared cells), and the 16 shared ones when the receiver's own 9 are empty (would
         # the solid float free?).
         nxy = nx * ny
-        A_lo, B_lo, A_hi, B_hi = _side_sums(fg, i, dz, dy, nx, nxy, g_d)
+        A_lo, B_lo, _u, _v, A_hi, B_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d, False)
         if j_first:     # donor j, receiver i
             A_ru, dA, dB = A_lo, A_hi - A_lo, B_hi - B_lo
         else:
             A_ru, dA, dB = A_hi, A_lo - A_hi, B_lo - B_hi
         if A_ru == 0:
-            _u, _v, A_sh, _w, _x, _y = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d)
+            _u, _v, A_sh, _w, _x, _y = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d, True)
             if A_sh == 0:
                 return 0, d, r, zero, zero, zero    # the solid would float free: no transport through the gas
         gB = gbW * dB if g_d > 0 else zero
@@ -510,8 +489,8 @@ def _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, 
         # transfer: the 34 cells of the pair's box (`_box_sums`); A_*: sums of F, Bd_* / Br_*: of F
         # over the TM cells of a grain other than g_d / g_r
         nxy = nx * ny
-        A_lo, Bd_lo, A_sh, Bd_sh, A_hi, Bd_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d)
-        _u, Br_lo, _v, Br_sh, _w, Br_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_r)
+        A_lo, Bd_lo, A_sh, Bd_sh, A_hi, Bd_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_d, True)
+        _u, Br_lo, _v, Br_sh, _w, Br_hi = _box_sums(fg, i, j, dz, dy, nx, nxy, g_r, True)
         if j_first:     # the donor is j, the receiver i
             A_d, B_d, A_r, B_r = A_sh + A_hi, Bd_sh + Bd_hi, A_sh + A_lo, Br_sh + Br_lo
         else:
