@@ -340,15 +340,19 @@ def python_reference_step(phase, grain, flags, n_prec, seed, step, thr_nuc, thr_
     return grain
 
 
+def assert_steps_match_the_reference(lat: Lattice, thr: np.ndarray, seed: int, steps: int) -> None:
+    """nucleation_step on lat, step after step, gives the grains of `python_reference_step`."""
+    for step in range(steps):
+        expected = python_reference_step(lat.phase, lat.grain, lat.flags, N_PREC, seed, step, int(thr[0]),
+                                         int(thr[1]), int(thr[2]))
+        nucleation_step(lat.phase, lat.grain, N_PREC, seed, step, thr, flags=lat.flags)
+        assert np.array_equal(lat.grain, expected), f"step {step}"
+
+
 @pytest.mark.parametrize("G_dt", [0.6, 2.3])
 def test_kernel_matches_the_python_reference(G_dt):
     lat = mixed_lattice(n=9, seed=5)
-    thr = Nucleation(N_PREC, 0.03, 0.0, G_dt, 0.0).thresholds(25.0, 1.0)
-    for step in range(6):
-        expected = python_reference_step(lat.phase, lat.grain, lat.flags, N_PREC, 21, step, int(thr[0]), int(thr[1]),
-                                         int(thr[2]))
-        nucleation_step(lat.phase, lat.grain, N_PREC, 21, step, thr, flags=lat.flags)
-        assert np.array_equal(lat.grain, expected), f"step {step}"
+    assert_steps_match_the_reference(lat, Nucleation(N_PREC, 0.03, 0.0, G_dt, 0.0).thresholds(25.0, 1.0), 21, 6)
     assert (lat.grain > N_PREC).sum() > 50
 
 
@@ -359,12 +363,7 @@ def test_kernel_matches_the_python_reference_where_rows_are_partly_empty():
     z, y, x = np.indices(lat.shape)
     outside = (z - 6.5) ** 2 + (y - 8) ** 2 + (x - 9) ** 2 > 6.2 ** 2
     lat.phase[outside], lat.grain[outside] = Phase.PORE, 0
-    thr = Nucleation(N_PREC, 0.05, 0.0, 1.7, 0.0).thresholds(25.0, 1.0)
-    for step in range(5):
-        expected = python_reference_step(lat.phase, lat.grain, lat.flags, N_PREC, 4, step, int(thr[0]), int(thr[1]),
-                                         int(thr[2]))
-        nucleation_step(lat.phase, lat.grain, N_PREC, 4, step, thr, flags=lat.flags)
-        assert np.array_equal(lat.grain, expected), f"step {step}"
+    assert_steps_match_the_reference(lat, Nucleation(N_PREC, 0.05, 0.0, 1.7, 0.0).thresholds(25.0, 1.0), 4, 5)
     assert (lat.grain > N_PREC).sum() > 100
 
 
