@@ -401,11 +401,12 @@ def _site_term(n, A, B, g, F_old, F_new, b_old, b_new, gbW):
     return np.int64(8) * _F_FULL * n * (F_new - F_old) - F_new * e_new + F_old * e_old
 
 
-# The two functions below are written as single bodies on purpose: numba-inlined helpers that take
-# arrays make numba emit reference-count updates (atomic) around every use, which cost more than
-# the energy itself. The hot loops index with np.uint64: numba handles a negative signed index
-# (counting from the end) with extra instructions at every load and store, an unsigned one is used
-# as it is (each of these indices is >= 0).
+# numba-inlined helpers that take arrays get reference-count updates (atomic) around every use,
+# which cost more than the energy itself: the helpers of a move (`_propose`, `_box_sums`, `_apply`)
+# are inlined only into functions compiled with _nrt=False (`_attempt_block`), where there are none.
+# The hot loops index with np.uint64: numba handles a negative signed index (counting from the end)
+# with extra instructions at every load and store, an unsigned one is used as it is (each of these
+# indices is >= 0).
 
 @nb.njit(inline="always", cache=True)
 def _propose(code, li, tm, fg, i, j, r2, z, y, x, dz, dy, dx, nz, ny, nx, offs, gbW):
